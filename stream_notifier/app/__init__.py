@@ -1,0 +1,1 @@
+"""The running service: configuration in, a consumer group member out."""

@@ -1,0 +1,83 @@
+"""The producing edge: an idempotent producer whose delivery reports resolve asyncio futures.
+
+A write counts only once the broker acknowledged it (acks=all): that acknowledgement is
+what lets the consumer store the dead-lettered record's offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from stream_notifier.errors import DeadLetterError
+from stream_notifier.records import Headers
+
+log = logging.getLogger(__name__)
+
+
+class AsyncProducer:
+    def __init__(self, config: Mapping[str, Any], loop: asyncio.AbstractEventLoop) -> None:
+        settings = {"enable.idempotence": True, "acks": "all", "linger.ms": 5}
+        settings.update(config)
+        self._producer = Producer(settings)
+        self._loop = loop
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="kafka-producer", daemon=True)
+        self._thread.start()
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers = (),
+        partition: int | None = None,
+    ) -> None:
+        future: asyncio.Future[None] = self._loop.create_future()
+
+        def report(error: KafkaError | None, _message: Message) -> None:
+            self._loop.call_soon_threadsafe(_settle, future, error)
+
+        try:
+            if partition is None:
+                self._producer.produce(
+                    topic, value=value, key=key, headers=list(headers), on_delivery=report
+                )
+            else:
+                self._producer.produce(
+                    topic,
+                    value=value,
+                    key=key,
+                    headers=list(headers),
+                    on_delivery=report,
+                    partition=partition,
+                )
+        except (BufferError, KafkaException) as exc:
+            raise DeadLetterError(f"could not queue the write to {topic}: {exc}") from None
+        await future
+
+    async def flush(self, timeout_s: float = 30.0) -> int:
+        return int(await asyncio.to_thread(self._producer.flush, timeout_s))
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._producer.flush(10)
+
+    def _poll(self) -> None:
+        while not self._stopping.is_set():
+            self._producer.poll(0.05)
+
+
+def _settle(future: asyncio.Future[None], error: KafkaError | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(DeadLetterError(f"the broker refused the write: {error.str()}"))

@@ -1,0 +1,1 @@
+"""Publishing: rendered notifications to the notifications API over HTTP."""

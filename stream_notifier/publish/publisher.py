@@ -1,0 +1,84 @@
+"""Deliver one notification: wait for the rate limiter, send, retry what is transient.
+
+A record waiting out its backoff holds only its own task; the limiter is shared by the
+target so a 429 slows everyone down once instead of each record discovering it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from stream_notifier.errors import ErrorContext, PublishError, TransientPublishError
+from stream_notifier.publish.ratelimit import RateLimiter
+from stream_notifier.publish.retry import RetryPolicy, retrying
+from stream_notifier.render.notification import Notification
+
+
+class Sender(Protocol):
+    async def send(self, notification: Notification, context: ErrorContext) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    rows: int
+    attempts: int
+
+
+class PublishFailed(Exception):
+    """The final error, with how many attempts it took to reach it."""
+
+    def __init__(self, error: PublishError, attempts: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.attempts = attempts
+
+
+@dataclass
+class PublishStats:
+    requests: int = 0
+    retries: int = 0
+    http_429: int = 0
+
+
+class Publisher:
+    def __init__(
+        self,
+        sender: Sender,
+        limiter: RateLimiter,
+        policy: RetryPolicy,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        default_429_wait_s: float = 1.0,
+    ) -> None:
+        self._sender = sender
+        self._limiter = limiter
+        self._policy = policy
+        self._sleep = sleep
+        self._default_429_wait_s = default_429_wait_s
+        self.stats = PublishStats()
+
+    async def publish(self, notification: Notification, context: ErrorContext) -> Delivered:
+        attempts = 0
+        try:
+            async for attempt in retrying(self._policy, self._sleep):
+                with attempt:
+                    attempts += 1
+                    if attempts > 1:
+                        self.stats.retries += 1
+                    rows = await self._send_once(notification, context)
+        except PublishError as error:
+            raise PublishFailed(error, attempts) from error
+        return Delivered(rows=rows, attempts=attempts)
+
+    async def _send_once(self, notification: Notification, context: ErrorContext) -> int:
+        await self._limiter.acquire()
+        self.stats.requests += 1
+        try:
+            return await self._sender.send(notification, context)
+        except TransientPublishError as error:
+            if error.http_status == 429:
+                self.stats.http_429 += 1
+                self._limiter.back_off(error.retry_after_s or self._default_429_wait_s)
+            raise
