@@ -135,7 +135,7 @@ def _kafka(section: Section, env: Mapping[str, str]) -> KafkaSettings:
         group_id=section.text("group_id", "stream-notifier") or "stream-notifier",
         topics=topics,
         properties=pairs,
-        commit_interval_s=section.duration("commit_interval", 1.0) or 1.0,
+        commit_interval_s=section.positive_duration("commit_interval", 1.0),
     )
     section.close()
     return settings
@@ -160,8 +160,8 @@ def _api(section: Section, env: Mapping[str, str]) -> ApiTarget:
     target = ApiTarget(
         base_url=base_url,
         api_key=api_key,
-        connect_timeout_s=section.duration("connect_timeout", 3.0) or 3.0,
-        request_timeout_s=section.duration("request_timeout", 10.0) or 10.0,
+        connect_timeout_s=section.positive_duration("connect_timeout", 3.0),
+        request_timeout_s=section.positive_duration("request_timeout", 10.0),
         max_connections=section.integer("max_connections", 100, minimum=1),
         transport=cast(Transport, section.choice("transport", ("aiohttp", "httpx"), "aiohttp")),
     )
@@ -173,9 +173,9 @@ def _delivery(section: Section) -> DeliverySettings:
     retry = section.section("retry")
     policy = RetryPolicy(
         max_attempts=retry.integer("max_attempts", 6, minimum=1),
-        max_elapsed_s=retry.duration("max_elapsed", 120.0) or 120.0,
-        initial_backoff_s=retry.duration("initial_backoff", 0.5) or 0.5,
-        max_backoff_s=retry.duration("max_backoff", 30.0) or 30.0,
+        max_elapsed_s=retry.positive_duration("max_elapsed", 120.0),
+        initial_backoff_s=retry.positive_duration("initial_backoff", 0.5),
+        max_backoff_s=retry.positive_duration("max_backoff", 30.0),
     )
     retry.close()
     limit = section.section("rate_limit")
@@ -192,8 +192,8 @@ def _delivery(section: Section) -> DeliverySettings:
         retry=policy,
         rate_limit=rate,
         strict_routes=section.flag("strict_routes", False),
-        shutdown_timeout_s=section.duration("shutdown_timeout", 15.0) or 15.0,
-        rebalance_timeout_s=section.duration("rebalance_timeout", 20.0) or 20.0,
+        shutdown_timeout_s=section.positive_duration("shutdown_timeout", 15.0),
+        rebalance_timeout_s=section.positive_duration("rebalance_timeout", 20.0),
     )
     section.close()
     return settings

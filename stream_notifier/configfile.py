@@ -109,6 +109,12 @@ class Section:
             self.fail(f"must be a duration like 30s, 10m or 2h, got {value!r}", key)
         return float(match.group("n")) * _UNIT_SECONDS[match.group("unit")]
 
+    def positive_duration(self, key: str, default: float) -> float:
+        value = self.duration(key, default)
+        if value is None or value <= 0:
+            self.fail(f"must be a positive duration, got {self.data.get(key)!r}", key)
+        return value
+
     def str_list(self, key: str) -> tuple[str, ...] | None:
         value = self.raw(key)
         if value is None:

@@ -47,7 +47,9 @@ def is_retriable(error: BaseException) -> bool:
 
 def retrying(policy: RetryPolicy, sleep: Callable[[float], Awaitable[None]]) -> AsyncRetrying:
     backoff = wait_exponential_jitter(
-        initial=policy.initial_backoff_s, max=policy.max_backoff_s, jitter=policy.initial_backoff_s
+        multiplier=policy.initial_backoff_s,
+        max=policy.max_backoff_s,
+        jitter=policy.initial_backoff_s,
     )
     return AsyncRetrying(
         stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_elapsed_s),

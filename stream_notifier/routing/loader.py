@@ -17,6 +17,7 @@ from stream_notifier.routing.model import (
     SCOPE_FIELDS,
     SEVERITIES,
     CtaTemplate,
+    DedupeSpec,
     NotificationTemplate,
     Route,
     RouteTable,
@@ -63,6 +64,7 @@ def _route(entry: Any, *, file: str, index: int, default_expiry: int | None) -> 
     scope = _scope(section.section("scope"))
     template = _template(section.section("template"), default_expiry)
     ordering_key = section.text("ordering_key")
+    dedupe = _dedupe(section.section("dedupe")) if section.has("dedupe") else None
     route = Route(
         name=name,
         event=event,
@@ -70,9 +72,20 @@ def _route(entry: Any, *, file: str, index: int, default_expiry: int | None) -> 
         scope=scope,
         template=template,
         ordering_key=_compile(section, "ordering_key", ordering_key) if ordering_key else None,
+        dedupe=dedupe,
     )
     section.close()
     return route
+
+
+def _dedupe(section: Section) -> DedupeSpec:
+    key = _compile(section, "key", section.required_str("key"))
+    window = section.duration("window")
+    if window is None or window <= 0:
+        section.fail("must be a positive duration like 10m", "window")
+    mode = section.choice("mode", ("fixed", "sliding"), "fixed")
+    section.close()
+    return DedupeSpec(key=key, window_s=window, sliding=mode == "sliding")
 
 
 def _scope(section: Section) -> tuple[tuple[str, CompiledField | tuple[CompiledField, ...]], ...]:
@@ -100,7 +113,8 @@ def _scope(section: Section) -> tuple[tuple[str, CompiledField | tuple[CompiledF
 def _template(section: Section, default_expiry: int | None) -> NotificationTemplate:
     title = _compile(section, "title", section.required_str("title"))
     body = _compile(section, "body", section.required_str("body"))
-    severity_source = section.text("severity", "info") or "info"
+    severity_source = section.text("severity", "info")
+    assert severity_source is not None
     if "{" not in severity_source and severity_source not in SEVERITIES:
         section.fail(
             f"must be one of {', '.join(SEVERITIES)} (the API stores anything else as info); "

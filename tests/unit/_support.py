@@ -18,7 +18,7 @@ EXAMPLE_EVENTS = EXAMPLES / "events"
 ROUTES_FILE = "routes.yaml"
 
 
-def route_doc(name: str = "r1", **overrides: Any) -> dict[str, Any]:
+def route_doc(name: str | None = "r1", **overrides: Any) -> dict[str, Any]:
     """A minimal valid route; keyword arguments replace top-level keys (None removes one)."""
     route: dict[str, Any] = {
         "name": name,
@@ -26,7 +26,7 @@ def route_doc(name: str = "r1", **overrides: Any) -> dict[str, Any]:
         "scope": {"user_id": "{{ data.user_id }}"},
         "template": {"title": "Title {{ data.n }}", "body": "Body"},
     }
-    for key, value in overrides.items():
+    for key, value in {"name": name, **overrides}.items():
         if value is None:
             route.pop(key, None)
         else:

@@ -80,7 +80,8 @@ class TestEnvironment:
         assert config.api.api_key == "file-key"
 
     def test_default_api_url(self) -> None:
-        config = parse(minimal(), {"KAFKA_BOOTSTRAP_SERVERS": "b:9092", "WACHT_BACKEND_API_KEY": "k"})
+        env = {"KAFKA_BOOTSTRAP_SERVERS": "b:9092", "WACHT_BACKEND_API_KEY": "k"}
+        config = parse(minimal(), env)
         assert config.api.base_url == DEFAULT_API_URL == "https://api.wacht.dev"
 
     def test_bootstrap_required(self) -> None:

@@ -21,7 +21,9 @@ def errors_body(*messages: str) -> bytes:
     return orjson.dumps({"errors": [{"message": m, "code": 0} for m in messages]})
 
 
-def refused(status: int, content: bytes = b"", headers: dict[str, str] | None = None) -> PublishError:
+def refused(
+    status: int, content: bytes = b"", headers: dict[str, str] | None = None
+) -> PublishError:
     with pytest.raises(PublishError) as caught:
         delivered_rows(status, headers or {}, content, CONTEXT)
     return caught.value

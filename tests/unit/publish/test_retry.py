@@ -75,7 +75,7 @@ class FakeTime:
 
 def publisher(
     answers: Sequence[Answer],
-    policy: RetryPolicy = RetryPolicy(),
+    policy: RetryPolicy | None = None,
     *,
     rate: float = 1000.0,
     burst: int = 100,
@@ -84,7 +84,8 @@ def publisher(
     sender = FakeSender(answers)
     bucket = TokenBucket(rate, burst)
     limiter = RateLimiter(bucket, time.clock, time.limiter_sleep)
-    return Publisher(sender, limiter, policy, sleep=time.retry_sleep), sender, time, bucket
+    pub = Publisher(sender, limiter, policy or RetryPolicy(), sleep=time.retry_sleep)
+    return pub, sender, time, bucket
 
 
 def publish(pub: Publisher) -> Delivered:

@@ -87,7 +87,9 @@ EXAMPLE_BODIES: dict[str, tuple[str, dict[str, Any]]] = {
             "now sign in.",
             "severity": "success",
             "user_id": "555000111222333444",
-            "ctas": [{"label": "View members", "payload": "/workspaces/778899001122334455/members"}],
+            "ctas": [
+                {"label": "View members", "payload": "/workspaces/778899001122334455/members"}
+            ],
             "metadata": {
                 "invite_id": "inv_313",
                 "workspace_id": "778899001122334455",
@@ -272,9 +274,7 @@ class TestMetadata:
         doc = with_template(route_doc(), metadata={"count": "{{ data.count }}"})
         with pytest.raises(RenderError) as caught:
             render_one(doc, {"user_id": "1", "n": 1})
-        assert caught.value.message.startswith(
-            "template.metadata.count: missing template variable"
-        )
+        assert caught.value.message.startswith("template.metadata.count: missing template variable")
         assert "count" in caught.value.message
 
 

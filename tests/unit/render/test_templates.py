@@ -39,7 +39,7 @@ def test_text_renders_a_string() -> None:
 @pytest.mark.parametrize("method", ["text", "value"])
 def test_undefined_is_an_error(source: str, method: str) -> None:
     field = compile_field(source)
-    with pytest.raises(TemplateFieldError, match="^missing template variable: .*missing"):
+    with pytest.raises(TemplateFieldError, match=r"^missing template variable: .*missing"):
         getattr(field, method)({"d": {}})
 
 

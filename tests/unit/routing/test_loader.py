@@ -98,7 +98,7 @@ class TestMinimalRoute:
 
     def test_user_ids_list_compiles_each_item(self) -> None:
         route = table(route_doc(scope={"user_ids": ["{{ data.a }}", 42]})).routes[0]
-        (key, fields), = route.scope
+        ((key, fields),) = route.scope
         assert key == "user_ids"
         assert isinstance(fields, tuple)
         assert [f.source for f in fields] == ["{{ data.a }}", "42"]
@@ -113,9 +113,7 @@ class TestMinimalRoute:
         assert route.template.severity.source == "{{ data.level }}"
 
     def test_route_expiry_overrides_default(self) -> None:
-        routes = table(
-            with_template(route_doc(), expires_hours=3), defaults={"expires_hours": 48}
-        )
+        routes = table(with_template(route_doc(), expires_hours=3), defaults={"expires_hours": 48})
         assert routes.routes[0].template.expires_hours == 3
 
 

@@ -1,0 +1,1 @@
+"""Rendering: a route's templates applied to one event, checked before sending."""
