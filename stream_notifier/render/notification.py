@@ -24,6 +24,15 @@ Scope = tuple[tuple[str, str | tuple[str, ...]], ...]
 
 
 @dataclass(frozen=True, slots=True)
+class DedupeWindow:
+    """The identity repeats share (route, rendered key, scope) and how long they are quiet."""
+
+    identity: str
+    window_s: float
+    sliding: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Notification:
     """One rendered, validated request body and what identifies it."""
 
@@ -33,6 +42,7 @@ class Notification:
     body: Mapping[str, Any]
     idempotency_key: str
     ordering_key: str | None
+    dedupe: DedupeWindow | None = None
 
     def payload(self) -> bytes:
         return orjson.dumps(self.body)
@@ -77,6 +87,14 @@ def render(route: Route, event: Event, context: Mapping[str, Any]) -> Notificati
         if route.ordering_key is not None
         else None
     )
+    dedupe = None
+    if route.dedupe is not None:
+        key = _text(route, "dedupe.key", route.dedupe.key, context)
+        dedupe = DedupeWindow(
+            identity=_digest(["dedupe", route.name, key, scope]),
+            window_s=route.dedupe.window_s,
+            sliding=route.dedupe.sliding,
+        )
     return Notification(
         route=route.name,
         event_id=event.id,
@@ -84,12 +102,17 @@ def render(route: Route, event: Event, context: Mapping[str, Any]) -> Notificati
         body=body,
         idempotency_key=idempotency_key(route.name, event.id, scope),
         ordering_key=ordering,
+        dedupe=dedupe,
     )
 
 
 def idempotency_key(route: str, event_id: str, scope: Scope) -> str:
     """Deterministic across processes and restarts: the same event, route and scope."""
-    material = orjson.dumps([route, event_id, [[k, v] for k, v in scope]])
+    return _digest([route, event_id, scope])
+
+
+def _digest(parts: list[Any]) -> str:
+    material = orjson.dumps(parts)
     return hashlib.sha256(material).hexdigest()[:32]
 
 

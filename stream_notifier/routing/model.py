@@ -29,6 +29,20 @@ class NotificationTemplate:
 
 
 @dataclass(frozen=True, slots=True)
+class DedupeSpec:
+    """Repeats of the same rendered key and scope inside `window_s` are suppressed.
+
+    `fixed`: the window runs from the first delivered notification, however many repeats
+    arrive. `sliding`: every suppressed repeat pushes the end of the window out again, so a
+    flapping source stays quiet until it has been quiet for a whole window.
+    """
+
+    key: CompiledField
+    window_s: float
+    sliding: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     name: str
     event: str
@@ -36,6 +50,7 @@ class Route:
     scope: tuple[tuple[str, CompiledField | tuple[CompiledField, ...]], ...]
     template: NotificationTemplate
     ordering_key: CompiledField | None = None
+    dedupe: DedupeSpec | None = None
 
     def applies_to(self, event_type: str, topic: str) -> bool:
         return self.event == event_type and (self.topics is None or topic in self.topics)
