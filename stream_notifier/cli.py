@@ -13,6 +13,7 @@ from stream_notifier import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("stream_notifier.app.command", "consume, render and deliver notifications"),
     "render": ("stream_notifier.render.command", "print the request body an event would produce"),
+    "check": ("stream_notifier.check", "check routes' template variables against Avro schemas"),
     "dev-sink": ("stream_notifier.devsink.command", "a local notifications API for dev and tests"),
     "dev-produce": ("stream_notifier.devproduce", "produce example domain events"),
 }

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from stream_notifier.configfile import Section, load_yaml
+from stream_notifier.decode.settings import DecodingSettings, parse_decoding
 from stream_notifier.errors import ConfigError
 from stream_notifier.ordering import ORDERING_MODES, OrderingMode
 from stream_notifier.publish.client import ApiTarget, Transport
 from stream_notifier.publish.retry import RetryPolicy
 from stream_notifier.routing import RouteTable, load_routes
+from stream_notifier.state.manager import StateSettings
 
 DEFAULT_API_URL = "https://api.wacht.dev"
 # The reference API allows 1000 requests per minute per key.
@@ -91,6 +93,8 @@ class AppConfig:
     delivery: DeliverySettings
     dead_letter_topic: str
     routes: RouteTable
+    state: StateSettings = field(default_factory=StateSettings)
+    decoding: DecodingSettings = field(default_factory=DecodingSettings)
 
 
 def load_config(path: Path, env: Mapping[str, str]) -> AppConfig:
@@ -105,11 +109,13 @@ def parse_config(document: Any, *, file: str, base_dir: Path, env: Mapping[str, 
     dead_letter = top.section("dead_letter")
     dlq_topic = dead_letter.text("topic", "{topic}.dlq") or "{topic}.dlq"
     dead_letter.close()
+    state = _state(top.section("state"))
+    decoding = parse_decoding(top.section("decoding"), base_dir=base_dir, subscribed=kafka.topics)
     routes_file = top.required_str("routes")
     top.close()
     routes = load_routes(base_dir / routes_file)
     _check_topics(routes, kafka.topics)
-    return AppConfig(file, kafka, api, delivery, dlq_topic, routes)
+    return AppConfig(file, kafka, api, delivery, dlq_topic, routes, state, decoding)
 
 
 def _kafka(section: Section, env: Mapping[str, str]) -> KafkaSettings:
@@ -194,6 +200,33 @@ def _delivery(section: Section) -> DeliverySettings:
         strict_routes=section.flag("strict_routes", False),
         shutdown_timeout_s=section.positive_duration("shutdown_timeout", 15.0),
         rebalance_timeout_s=section.positive_duration("rebalance_timeout", 20.0),
+    )
+    section.close()
+    return settings
+
+
+DEFAULT_STATE = StateSettings()
+
+
+def _state(section: Section) -> StateSettings:
+    topic_config = section.section("topic_config")
+    pairs = tuple((str(k), _property(topic_config, str(k))) for k in topic_config.data)
+    topic_config.close()
+    changelog = section.text("changelog_topic", DEFAULT_STATE.changelog_topic)
+    assert changelog is not None
+    if "{topic}" not in changelog:
+        section.fail(
+            "must contain {topic}: each input topic has its own changelog", "changelog_topic"
+        )
+    settings = StateSettings(
+        enabled=section.flag("enabled", True),
+        changelog_topic=changelog,
+        max_entries_per_partition=section.integer(
+            "max_entries_per_partition", DEFAULT_STATE.max_entries_per_partition, minimum=1
+        ),
+        ledger_ttl_s=section.positive_duration("ledger_ttl", DEFAULT_STATE.ledger_ttl_s),
+        expiry_sweep_s=section.positive_duration("expiry_sweep", DEFAULT_STATE.expiry_sweep_s),
+        topic_config=pairs,
     )
     section.close()
     return settings

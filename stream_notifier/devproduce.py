@@ -1,7 +1,8 @@
 """`stream-notifier dev-produce`: realistic domain events to a topic, by count or at a rate.
 
 Events are CloudEvents in structured mode (JSON value) or binary mode (ce_* headers, JSON
-data). The Kafka key is the entity the event is about, so `key` ordering has meaning.
+data), or Avro event records (schemas/events) in single-object encoding or the Confluent
+wire format. The Kafka key is the entity the event is about, so `key` ordering has meaning.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from typing import Any
 
 import orjson
 
+from stream_notifier.decode.schemas import load_paths
+from stream_notifier.decode.writer import AvroEventWriter, latest_by_event_type
+from stream_notifier.errors import EncodeError
+
+DEFAULT_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "events"
 Factory = Callable[[random.Random, int], tuple[str, dict[str, Any]]]
 
 
@@ -134,6 +140,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--keys", type=int, default=50, help="distinct entities (Kafka keys)")
     parser.add_argument("--mode", choices=("structured", "binary"), default="structured")
+    parser.add_argument(
+        "--format",
+        choices=("json", "avro-single-object", "avro-confluent"),
+        default="json",
+        help="json: CloudEvents as --mode says; avro-*: Avro event records of --schemas",
+    )
+    parser.add_argument(
+        "--registry-url",
+        default=os.environ.get("SCHEMA_REGISTRY_URL"),
+        help="schema registry for --format avro-confluent (default: $SCHEMA_REGISTRY_URL)",
+    )
+    parser.add_argument(
+        "--schemas",
+        type=Path,
+        action="append",
+        help=f"Avro schema files or folders, repeatable (default: {DEFAULT_SCHEMAS})",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--from-dir", type=Path, help="produce these *.json CloudEvents instead")
 
@@ -153,8 +176,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         source = generate(args.seed, args.keys)
         events = [next(source) for _ in range(args.count)]
+    avro = _avro_writer(args)
     for index, (key, event) in enumerate(events):
-        value, headers = encode(event, args.mode)
+        encoded = _encode_any(event, args, avro)
+        if encoded is None:
+            continue
+        value, headers = encoded
         _produce(
             producer,
             args.topic,
@@ -172,6 +199,33 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"dev-produce: {len(events)} events to {args.topic} in {time.monotonic() - started:.2f}s")
     return 0
+
+
+def _avro_writer(args: argparse.Namespace) -> AvroEventWriter | None:
+    if args.format == "json":
+        return None
+    writers = latest_by_event_type(load_paths(args.schemas or [DEFAULT_SCHEMAS]))
+    if args.format == "avro-single-object":
+        return AvroEventWriter(writers, "avro-single-object")
+    if not args.registry_url:
+        raise SystemExit("dev-produce: --format avro-confluent needs --registry-url")
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    registry = SchemaRegistryClient.new_client({"url": args.registry_url})
+    return AvroEventWriter(writers, "avro-confluent", registry=registry)
+
+
+def _encode_any(
+    event: dict[str, Any], args: argparse.Namespace, avro: AvroEventWriter | None
+) -> tuple[bytes, list[tuple[str, str | bytes | None]]] | None:
+    if avro is None:
+        return encode(event, args.mode)
+    try:
+        return avro.encode(event, args.topic), []
+    except EncodeError as error:
+        # The example events include deliberately broken ones; say which, keep going.
+        print(f"dev-produce: skipped event {event.get('id')}: {error}", file=sys.stderr)
+        return None
 
 
 def _produce(

@@ -6,6 +6,7 @@ The tree mirrors the data flow, so a dead letter's stage is the class of the err
     ├── ConfigError                startup: names file, route, field
     ├── RecordError                one record cannot become a notification (dead-letter it)
     │   ├── DecodeError            stage "decode"
+    │   │   └── SchemaUnavailableError  retriable: the schema registry did not answer
     │   ├── RoutingError           stage "route"
     │   ├── RenderError            stage "render"
     │   └── ValidationError        stage "validate"
@@ -13,7 +14,8 @@ The tree mirrors the data flow, so a dead letter's stage is the class of the err
     │   ├── TransientPublishError  retriable; may carry the API's announced wait
     │   ├── PermanentPublishError  the API refused this notification (dead-letter it)
     │   └── DeploymentError        401/403: our key or rights are wrong (stop, don't dead-letter)
-    └── DeadLetterError            the dead-letter write itself failed (the offset must not move)
+    ├── EncodeError                dev-produce: an event does not fit its Avro schema
+    └── ProduceError               a dead-letter or changelog write failed (the offset must not move)
 """
 
 from __future__ import annotations
@@ -99,6 +101,15 @@ class DecodeError(RecordError):
     stage = "decode"
 
 
+class SchemaUnavailableError(DecodeError):
+    """The record may be fine, but its writer schema cannot be fetched now (registry down,
+    timing out, refusing our credentials). The one retriable record error: the service
+    retries the record with backoff and never dead-letters it, so an outage of the registry
+    does not empty the topic into the dead-letter topic."""
+
+    retriable = True
+
+
 class RoutingError(RecordError):
     stage = "route"
 
@@ -152,6 +163,14 @@ class DeploymentError(PublishError):
     """Credentials or permissions are wrong for every record: stop the consumer instead."""
 
 
-class DeadLetterError(StreamNotifierError):
+class EncodeError(StreamNotifierError):
+    """An event cannot be written as Avro: no schema for its type, or it does not fit it."""
+
+    stage = "encode"
+
+
+class ProduceError(StreamNotifierError):
+    """The broker did not take a write the record's offset depends on."""
+
     retriable = True
-    stage = "dead-letter"
+    stage = "produce"

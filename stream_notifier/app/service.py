@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from stream_notifier.app.stats import Stats
 from stream_notifier.config import AppConfig
 from stream_notifier.deadletter import dead_letter, dead_letter_topic
-from stream_notifier.decode import CloudEventsJsonDecoder
+from stream_notifier.decode.dispatch import TopicDecoders
 from stream_notifier.errors import DeploymentError, ErrorContext, StreamNotifierError
 from stream_notifier.kafka import AsyncProducer, ConsumerSettings, ConsumerThread
 from stream_notifier.offsets import OffsetTracker
@@ -35,6 +35,8 @@ from stream_notifier.publish.ratelimit import RateLimiter, TokenBucket
 from stream_notifier.records import RawRecord, TopicPartition
 from stream_notifier.render.notification import Notification
 from stream_notifier.routing import Router
+from stream_notifier.state.manager import StateManager
+from stream_notifier.state.store import PartitionStore
 
 log = logging.getLogger("stream_notifier")
 
@@ -69,7 +71,7 @@ class Service:
         delivery = config.delivery
         self.stats = Stats()
         self._preparer = Preparer(
-            CloudEventsJsonDecoder(),
+            TopicDecoders(config.decoding),
             Router(config.routes),
             ordering=delivery.ordering,
             strict_routes=delivery.strict_routes,
@@ -77,9 +79,12 @@ class Service:
         self._client = sender or NotificationsClient(config.api)
         bucket = TokenBucket(delivery.rate_limit.per_second, delivery.rate_limit.burst)
         self._publisher = Publisher(
-            self._client, RateLimiter(bucket, clock, sleep), delivery.retry, sleep=sleep
+            self._client,
+            RateLimiter(bucket, clock, sleep),
+            delivery.retry,
+            sleep=sleep,
+            max_concurrent=delivery.max_concurrent_requests,
         )
-        self._request_slots = asyncio.Semaphore(delivery.max_concurrent_requests)
         self._sleep = sleep
         self._offsets = OffsetTracker()
         self._queue: KeyedQueue[Job] = KeyedQueue()
@@ -94,6 +99,10 @@ class Service:
         self._exit_code = EXIT_OK
         self._consumer: ConsumerThread | None = None
         self._producer: AsyncProducer | None = None
+        self._state: StateManager | None = None
+        self._restoring: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._sending: dict[str, asyncio.Future[None]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -101,6 +110,11 @@ class Service:
         loop = asyncio.get_running_loop()
         kafka = self.config.kafka
         self._producer = AsyncProducer(kafka.producer_config(), loop)
+        if self.config.state.enabled:
+            self._state = StateManager(
+                self.config.state, kafka.producer_config(), kafka.group_id, self._producer
+            )
+            self._sweeper = loop.create_task(self._state.sweep_forever())
         self._consumer = ConsumerThread(
             ConsumerSettings(
                 kafka.consumer_config(),
@@ -133,6 +147,8 @@ class Service:
         if self._exit_code == EXIT_OK:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), self.config.delivery.shutdown_timeout_s)
+        for task in [*self._restoring.values(), *([self._sweeper] if self._sweeper else [])]:
+            task.cancel()
         abandoned = self._cancel(lambda job: True)
         if abandoned:
             log.warning(
@@ -175,7 +191,8 @@ class Service:
     async def _run_job(self, job: Job) -> None:
         finished = False
         try:
-            for outcome in job.prepared.outcomes:
+            prepared = await self._decodable(job.prepared)
+            for outcome in prepared.outcomes:
                 await self._settle(job.prepared.record, outcome)
             finished = True
         except DeploymentError as error:
@@ -201,45 +218,130 @@ class Service:
                 self._count_in_flight(-1 - len(dropped))
             self._relieve_backpressure(job.tp)
 
+    async def _decodable(self, prepared: Prepared) -> Prepared:
+        """A record whose writer schema could not be fetched (registry outage) is prepared
+        again with backoff until it decodes or fails for good: never dead-lettered for the
+        outage, and holding its ordering key meanwhile so nothing overtakes it."""
+        retry = self.config.delivery.retry
+        backoff = retry.initial_backoff_s
+        while (error := _retriable_error(prepared)) is not None:
+            log.warning("%s; trying again in %.2fs", error, backoff)
+            await self._sleep(backoff)
+            backoff = min(backoff * 2, retry.max_backoff_s)
+            # Off the loop: a registry that hangs takes its whole timeout to fail.
+            prepared = await asyncio.to_thread(self._preparer.prepare, prepared.record)
+        return prepared
+
     async def _settle(self, record: RawRecord, outcome: Notification | StreamNotifierError) -> None:
         if isinstance(outcome, StreamNotifierError):
             await self._dead_letter(record, outcome, attempts=0)
             return
-        context = ErrorContext(record.topic, record.partition, record.offset, outcome.route)
+        store = self._state.store(record.tp) if self._state is not None else None
+        if store is not None and store.delivered(outcome.idempotency_key):
+            # Delivered before a crash or rebalance, not yet committed: never twice.
+            self.stats.replayed += 1
+            return
+        if store is None or outcome.dedupe is None:
+            await self._publish(record, outcome, store)
+            return
+        identity = outcome.dedupe.identity
+        while (pending := self._sending.get(identity)) is not None:
+            # An identical notification is on its way: its outcome decides this one's.
+            await asyncio.shield(pending)
+        if await self._suppress(record.tp, store, outcome):
+            return
+        sending: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sending[identity] = sending
         try:
-            async with self._request_slots:
-                delivered = await self._publisher.publish(outcome, context)
+            await self._publish(record, outcome, store)
+        finally:
+            del self._sending[identity]
+            sending.set_result(None)
+
+    async def _suppress(
+        self, tp: TopicPartition, store: PartitionStore, notification: Notification
+    ) -> bool:
+        assert self._state is not None and notification.dedupe is not None
+        window = notification.dedupe
+        now = self._state.now_ms()
+        if not store.window_open(window.identity, now):
+            return False
+        self.stats.suppressed += 1
+        log.debug("suppressed a repeat of %s inside its dedupe window", notification.route)
+        if window.sliding:
+            await self._state.write(
+                tp, store.extend_window(window.identity, int(window.window_s * 1000), now)
+            )
+        return True
+
+    async def _publish(
+        self, record: RawRecord, notification: Notification, store: PartitionStore | None
+    ) -> None:
+        context = ErrorContext(record.topic, record.partition, record.offset, notification.route)
+
+        async def remember(rows: int) -> None:
+            # Between the API's 200 and this write's ack lies the only window in which a
+            # crash can still repeat a notification; the request slot covers it.
+            self.stats.delivered += 1
+            self.stats.rows += rows
+            if store is not None:
+                await self._remember(record, notification, store)
+
+        try:
+            await self._publisher.publish(notification, context, on_delivered=remember)
         except PublishFailed as failed:
             if isinstance(failed.error, DeploymentError):
                 raise failed.error from None
             await self._dead_letter(record, failed.error, attempts=failed.attempts)
-            return
-        self.stats.delivered += 1
-        self.stats.rows += delivered.rows
+
+    async def _remember(
+        self, record: RawRecord, notification: Notification, store: PartitionStore
+    ) -> None:
+        assert self._state is not None
+        now = self._state.now_ms()
+        changes = store.record_delivery(
+            notification.idempotency_key,
+            notification.route,
+            record.offset,
+            int(self._state.settings.ledger_ttl_s * 1000),
+            now,
+        )
+        if notification.dedupe is not None:
+            changes += store.open_window(
+                notification.dedupe.identity,
+                notification.route,
+                int(notification.dedupe.window_s * 1000),
+                now,
+            )
+        state = self._state
+        await self._until_written(
+            f"changelog of {record.tp}", lambda: state.write(record.tp, changes)
+        )
 
     async def _dead_letter(
         self, record: RawRecord, error: StreamNotifierError, *, attempts: int
     ) -> None:
-        assert self._producer is not None
+        producer = self._producer
+        assert producer is not None
         topic = dead_letter_topic(self.config.dead_letter_topic, record)
         letter = dead_letter(record, error, topic=topic, attempts=attempts)
         log.warning("dead-lettering to %s: %s: %s", topic, error.stage, error)
+        await self._until_written(
+            topic, lambda: producer.send(letter.topic, letter.key, letter.value, letter.headers)
+        )
+        self.stats.dead_lettered += 1
+
+    async def _until_written(self, what: str, write: Callable[[], Awaitable[None]]) -> None:
+        """The record's offset must not move before this write is safe: keep trying."""
         backoff = 0.5
         while True:
             try:
-                await self._producer.send(letter.topic, letter.key, letter.value, letter.headers)
-                break
+                await write()
+                return
             except StreamNotifierError as failure:
-                # The offset must not move until the dead letter is safe: keep trying.
-                log.error(
-                    "dead-letter write to %s failed (%s); retrying in %.1fs",
-                    topic,
-                    failure,
-                    backoff,
-                )
+                log.error("write to %s failed (%s); retrying in %.1fs", what, failure, backoff)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, _DEAD_LETTER_MAX_BACKOFF_S)
-        self.stats.dead_lettered += 1
 
     def _count_in_flight(self, delta: int) -> None:
         self._in_flight += delta
@@ -298,7 +400,8 @@ class Service:
         ready = [
             p
             for p in self._paused
-            if self._offsets.in_progress(p) <= delivery.max_in_flight_per_partition * 3 // 4
+            if p not in self._restoring
+            and self._offsets.in_progress(p) <= delivery.max_in_flight_per_partition * 3 // 4
         ]
         if ready:
             self._paused.difference_update(ready)
@@ -307,11 +410,42 @@ class Service:
     # --- rebalances (awaited by the consumer thread) -------------------------------------------
 
     async def on_assigned(self, partitions: list[TopicPartition]) -> None:
+        """Partitions arrive paused; each resumes once its state is restored."""
         self._assigned.update(partitions)
         log.info("assigned %s", ", ".join(map(str, partitions)) or "nothing")
-        if self._in_flight >= self.config.delivery.max_in_flight and self._consumer is not None:
-            self._paused.update(partitions)
-            self._consumer.pause(partitions)
+        for tp in partitions:
+            if self._state is None:
+                self._resume_unless_saturated(tp)
+            else:
+                self._restoring[tp] = asyncio.get_running_loop().create_task(self._restore(tp))
+
+    async def _restore(self, tp: TopicPartition) -> None:
+        assert self._state is not None
+        try:
+            report = await self._state.restore(tp)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the partition stays paused: never process unguarded
+            log.critical("restoring state for %s failed: %s", tp, error)
+            self.request_stop(EXIT_KAFKA_FAULT)
+            return
+        finally:
+            self._restoring.pop(tp, None)
+        self.stats.restored_entries += report.entries
+        if tp in self._assigned:
+            self._resume_unless_saturated(tp)
+
+    def _resume_unless_saturated(self, tp: TopicPartition) -> None:
+        if self._consumer is None:
+            return
+        if self._in_flight >= self.config.delivery.max_in_flight:
+            self._paused.add(tp)
+        else:
+            self._consumer.resume([tp])
+
+    def on_committed(self, offsets: dict[TopicPartition, int]) -> None:
+        if self._state is not None:
+            self._state.committed({tp: o for tp, o in offsets.items() if tp in self._assigned})
 
     async def on_revoked(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         revoked = set(partitions)
@@ -355,3 +489,15 @@ class Service:
             self._paused.discard(tp)
             self._offsets.drop(tp)
             self._running.pop(tp, None)
+            restoring = self._restoring.pop(tp, None)
+            if restoring is not None:
+                restoring.cancel()
+            if self._state is not None:
+                self._state.drop(tp)
+
+
+def _retriable_error(prepared: Prepared) -> StreamNotifierError | None:
+    return next(
+        (o for o in prepared.outcomes if isinstance(o, StreamNotifierError) and o.retriable),
+        None,
+    )

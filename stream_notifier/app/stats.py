@@ -12,6 +12,9 @@ class Stats:
     rows: int = 0
     skipped: int = 0
     dead_lettered: int = 0
+    suppressed: int = 0
+    replayed: int = 0
+    restored_entries: int = 0
     pauses: int = 0
 
     def summary(self) -> str:

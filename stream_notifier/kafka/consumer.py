@@ -32,6 +32,7 @@ class ConsumerHandler(Protocol):
     async def on_assigned(self, partitions: list[TopicPartition]) -> None: ...
     async def on_revoked(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]: ...
     def on_lost(self, partitions: list[TopicPartition]) -> None: ...
+    def on_committed(self, offsets: dict[TopicPartition, int]) -> None: ...
     def on_fatal(self, error: Exception) -> None: ...
 
 
@@ -97,7 +98,7 @@ class ConsumerThread:
         self.closed = asyncio.Event()
 
     def start(self) -> None:
-        self._consumer = Consumer(dict(self._settings.config))
+        self._consumer = Consumer({**self._settings.config, "on_commit": self._committed})
         self._consumer.subscribe(
             list(self._settings.topics),
             on_assign=self._assigned,
@@ -186,6 +187,11 @@ class ConsumerThread:
                 log.debug("consumer command skipped: %s", exc)
 
     def _assigned(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
+        # Assign paused: nothing is fetched until the loop resumes a partition, which it does
+        # once that partition's state is restored.
+        consumer.incremental_assign(partitions)
+        if partitions:
+            consumer.pause(partitions)
         self._await_loop(self._handler.on_assigned(_ours(partitions)))
 
     def _revoked(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
@@ -195,6 +201,16 @@ class ConsumerThread:
         if offsets:
             _store(consumer, offsets)
             _commit(consumer, offsets)
+
+    def _committed(self, error: KafkaError | None, partitions: list[KafkaTopicPartition]) -> None:
+        if error is not None:
+            return
+        offsets = {
+            TopicPartition(p.topic, p.partition): p.offset
+            for p in partitions if p.error is None and p.offset >= 0
+        }
+        if offsets:
+            self._loop.call_soon_threadsafe(self._handler.on_committed, offsets)
 
     def _lost(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
         self._loop.call_soon_threadsafe(self._handler.on_lost, _ours(partitions))

@@ -14,7 +14,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from stream_notifier.errors import DeadLetterError
+from stream_notifier.errors import ProduceError
 from stream_notifier.records import Headers
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class AsyncProducer:
                     partition=partition,
                 )
         except (BufferError, KafkaException) as exc:
-            raise DeadLetterError(f"could not queue the write to {topic}: {exc}") from None
+            raise ProduceError(f"could not queue the write to {topic}: {exc}") from None
         await future
 
     async def flush(self, timeout_s: float = 30.0) -> int:
@@ -80,4 +80,4 @@ def _settle(future: asyncio.Future[None], error: KafkaError | None) -> None:
     if error is None:
         future.set_result(None)
     else:
-        future.set_exception(DeadLetterError(f"the broker refused the write: {error.str()}"))
+        future.set_exception(ProduceError(f"the broker refused the write: {error.str()}"))

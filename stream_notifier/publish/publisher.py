@@ -1,7 +1,9 @@
 """Deliver one notification: wait for the rate limiter, send, retry what is transient.
 
-A record waiting out its backoff holds only its own task; the limiter is shared by the
-target so a 429 slows everyone down once instead of each record discovering it.
+A record waiting out its backoff holds only its own task, not a request slot; the limiter
+is shared by the target so a 429 slows everyone down once instead of each record
+discovering it. A slot is held from the request until `on_delivered` has recorded the
+success, so at most `max_concurrent` notifications are ever sent but not yet recorded.
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ class Publisher:
         policy: RetryPolicy,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         default_429_wait_s: float = 1.0,
+        max_concurrent: int = 64,
     ) -> None:
+        self._slots = asyncio.Semaphore(max_concurrent)
         self._sender = sender
         self._limiter = limiter
         self._policy = policy
@@ -59,7 +63,13 @@ class Publisher:
         self._default_429_wait_s = default_429_wait_s
         self.stats = PublishStats()
 
-    async def publish(self, notification: Notification, context: ErrorContext) -> Delivered:
+    async def publish(
+        self,
+        notification: Notification,
+        context: ErrorContext,
+        on_delivered: Callable[[int], Awaitable[None]] | None = None,
+    ) -> Delivered:
+        """`on_delivered(rows)` runs inside the request slot and must not raise."""
         attempts = 0
         try:
             async for attempt in retrying(self._policy, self._sleep):
@@ -67,18 +77,27 @@ class Publisher:
                     attempts += 1
                     if attempts > 1:
                         self.stats.retries += 1
-                    rows = await self._send_once(notification, context)
+                    rows = await self._send_once(notification, context, on_delivered)
         except PublishError as error:
             raise PublishFailed(error, attempts) from error
         return Delivered(rows=rows, attempts=attempts)
 
-    async def _send_once(self, notification: Notification, context: ErrorContext) -> int:
+    async def _send_once(
+        self,
+        notification: Notification,
+        context: ErrorContext,
+        on_delivered: Callable[[int], Awaitable[None]] | None,
+    ) -> int:
         await self._limiter.acquire()
-        self.stats.requests += 1
-        try:
-            return await self._sender.send(notification, context)
-        except TransientPublishError as error:
-            if error.http_status == 429:
-                self.stats.http_429 += 1
-                self._limiter.back_off(error.retry_after_s or self._default_429_wait_s)
-            raise
+        async with self._slots:
+            self.stats.requests += 1
+            try:
+                rows = await self._sender.send(notification, context)
+            except TransientPublishError as error:
+                if error.http_status == 429:
+                    self.stats.http_429 += 1
+                    self._limiter.back_off(error.retry_after_s or self._default_429_wait_s)
+                raise
+            if on_delivered is not None:
+                await on_delivered(rows)
+            return rows

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import orjson
 
-from stream_notifier.decode import CloudEventsJsonDecoder
+from stream_notifier.check import OFFLINE_ENV
+from stream_notifier.config import load_config
+from stream_notifier.decode.dispatch import TopicDecoders
+from stream_notifier.decode.settings import DecodingSettings
 from stream_notifier.errors import ConfigError, RecordError
 from stream_notifier.ordering import OrderingMode
 from stream_notifier.pipeline import Preparer
@@ -18,21 +22,34 @@ from stream_notifier.routing import Router, load_routes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--routes", required=True, type=Path, help="routes YAML file")
-    parser.add_argument("--event", required=True, type=Path, help="a structured CloudEvent (JSON)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--routes", type=Path, help="routes YAML file (JSON CloudEvents)")
+    source.add_argument(
+        "--config", type=Path, help="service YAML file: its routes, and its decoding per topic"
+    )
+    parser.add_argument(
+        "--event",
+        required=True,
+        type=Path,
+        help="the record value: a structured CloudEvent (JSON), or Avro for an Avro topic",
+    )
     parser.add_argument("--topic", default="events", help="the topic it would arrive on")
     parser.add_argument("--strict-routes", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        routes = load_routes(args.routes)
+        if args.config is not None:
+            config = load_config(args.config, {**OFFLINE_ENV, **os.environ})
+            routes, decoding = config.routes, config.decoding
+        else:
+            routes, decoding = load_routes(args.routes), DecodingSettings()
     except ConfigError as error:
         print(f"stream-notifier: configuration error: {error}", file=sys.stderr)
         return 2
     ordering: OrderingMode = "key"
     preparer = Preparer(
-        CloudEventsJsonDecoder(),
+        TopicDecoders(decoding),
         Router(routes),
         ordering=ordering,
         strict_routes=args.strict_routes,

@@ -38,17 +38,27 @@ def write_config(
     api_key: str = "dev-key",
     group_id: str | None = None,
     delivery: Mapping[str, Any] | None = None,
+    state: Mapping[str, Any] | None = None,
+    dedupe: Mapping[str, Any] | None = None,
 ) -> tuple[Path, str]:
     """The example routes minus their topic restriction, and a service config. Returns the
     config path and the consumer group id."""
     routes = yaml.safe_load((EXAMPLES / "routes.yaml").read_text())
     for route in routes["routes"]:
         route.pop("topics", None)
+        if dedupe is not None and route["name"] == "endpoint-disabled":
+            route["dedupe"] = dict(dedupe)
     (directory / "routes.yaml").write_text(yaml.safe_dump(routes, sort_keys=False))
     group = group_id or unique_name("group")
     config = {
-        "kafka": {"bootstrap_servers": bootstrap, "group_id": group, "topics": topics,
-                  "commit_interval": "200ms"},
+        "kafka": {
+            "bootstrap_servers": bootstrap,
+            "group_id": group,
+            "topics": topics,
+            "commit_interval": "200ms",
+            # A killed member leaves the group after this, not the 45 s default.
+            "properties": {"session.timeout.ms": 6000},
+        },
         "api": {"base_url": sink_url, "api_key": api_key},
         "delivery": {
             "retry": FAST_RETRY,
@@ -57,6 +67,7 @@ def write_config(
             **(delivery or {}),
         },
         "routes": "routes.yaml",
+        **({"state": dict(state)} if state is not None else {}),
     }
     path = directory / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -71,7 +82,9 @@ class ServiceProcess:
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "stream_notifier.cli", "run", "--config", str(config), *extra],
-            stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
             env={**os.environ, "LOG_LEVEL": "INFO"},
         )
 
@@ -104,8 +117,12 @@ class ServiceProcess:
 
 
 def produce_events(
-    bootstrap: str, topic: str, events: Iterable[tuple[bytes | None, bytes | dict[str, Any]]],
-    *, mode: str = "structured", partition: int | None = None,
+    bootstrap: str,
+    topic: str,
+    events: Iterable[tuple[bytes | None, bytes | dict[str, Any]]],
+    *,
+    mode: str = "structured",
+    partition: int | None = None,
 ) -> None:
     """Produce CloudEvents (dicts) or raw bytes, in order, and wait for the broker's acks."""
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
@@ -121,8 +138,9 @@ def produce_events(
 
 def committed(bootstrap: str, group: str, topic: str, partitions: int = 1) -> list[int | None]:
     """The group's committed offset per partition (None where nothing is committed)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+    )
     try:
         result = consumer.committed(
             [TopicPartition(topic, p) for p in range(partitions)], timeout=10

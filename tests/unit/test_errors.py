@@ -6,11 +6,11 @@ import pytest
 
 from stream_notifier.errors import (
     ConfigError,
-    DeadLetterError,
     DecodeError,
     DeploymentError,
     ErrorContext,
     PermanentPublishError,
+    ProduceError,
     RenderError,
     RoutingError,
     StreamNotifierError,
@@ -30,7 +30,7 @@ from stream_notifier.errors import (
         (TransientPublishError("x"), "publish", True),
         (PermanentPublishError("x"), "publish", False),
         (DeploymentError("x"), "publish", False),
-        (DeadLetterError("x"), "dead-letter", True),
+        (ProduceError("x"), "produce", True),
         (StreamNotifierError("x"), "internal", False),
     ],
 )

@@ -1,0 +1,163 @@
+"""Keeps each assigned partition's store in memory and durable in its changelog partition.
+
+State for input partition p of topic t lives in partition p of t's changelog (co-partitioned),
+so whoever owns input partition p restores exactly its own state and nothing else. Kafka does
+the coordination: no locks, no leader, no home-made membership.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stream_notifier.kafka.changelog import ensure_changelog, partition_count, read_partition
+from stream_notifier.kafka.producer import AsyncProducer
+from stream_notifier.records import TopicPartition
+from stream_notifier.state.changelog import decode_record, encode_change
+from stream_notifier.state.store import Change, PartitionStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StateSettings:
+    enabled: bool = True
+    changelog_topic: str = "{group}.{topic}.changelog"
+    max_entries_per_partition: int = 1_000_000
+    ledger_ttl_s: float = 7 * 86400.0
+    expiry_sweep_s: float = 1.0
+    topic_config: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class RestoreReport:
+    partition: TopicPartition
+    entries: int
+    seconds: float
+
+
+class StateManager:
+    def __init__(
+        self,
+        settings: StateSettings,
+        client_config: Mapping[str, Any],
+        group_id: str,
+        producer: AsyncProducer,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.settings = settings
+        self._client_config = dict(client_config)
+        self._group_id = group_id
+        self._producer = producer
+        self._clock_ms = clock_ms
+        self._stores: dict[TopicPartition, PartitionStore] = {}
+        self._ensured: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        self.restores: list[RestoreReport] = []
+
+    def changelog_topic(self, topic: str) -> str:
+        return self.settings.changelog_topic.replace("{group}", self._group_id).replace(
+            "{topic}", topic
+        )
+
+    def now_ms(self) -> int:
+        return self._clock_ms()
+
+    def store(self, tp: TopicPartition) -> PartitionStore | None:
+        return self._stores.get(tp)
+
+    async def restore(self, tp: TopicPartition) -> RestoreReport:
+        """Read tp's changelog partition to the end seen now, before tp's records are read."""
+        started = time.monotonic()
+        changelog = self.changelog_topic(tp.topic)
+        await self._ensure(tp.topic, changelog)
+        records = await asyncio.to_thread(
+            read_partition, self._client_config, changelog, tp.partition
+        )
+        store = PartitionStore(self.settings.max_entries_per_partition)
+        now = self._clock_ms()
+        stale: list[Change] = []
+        unreadable = 0
+        for key, value in records:
+            try:
+                changelog_key, entry = decode_record(key, value)
+            except (ValueError, KeyError, UnicodeDecodeError, EOFError):
+                unreadable += 1  # a foreign or corrupt record: skip it, keep the rest
+                continue
+            stale += store.restore(entry, changelog_key, now)
+        if unreadable:
+            log.warning("%s: skipped %d unreadable changelog records", changelog, unreadable)
+        self._stores[tp] = store
+        if stale:
+            self._spawn(self.write(tp, stale))
+        report = RestoreReport(tp, len(store), time.monotonic() - started)
+        self.restores.append(report)
+        log.info(
+            "restored %s: %d live entries from %d changelog records in %.3fs",
+            tp,
+            report.entries,
+            len(records),
+            report.seconds,
+        )
+        return report
+
+    async def write(self, tp: TopicPartition, changes: list[Change]) -> None:
+        """Produce the changes to tp's changelog partition; returns once the broker has them."""
+        if not changes:
+            return
+        topic = self.changelog_topic(tp.topic)
+        await asyncio.gather(
+            *(
+                self._producer.send(topic, *encode_change(change), partition=tp.partition)
+                for change in changes
+            )
+        )
+
+    def committed(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """The group committed these offsets: ledger entries below them are done."""
+        for tp, offset in offsets.items():
+            store = self._stores.get(tp)
+            if store is not None:
+                self._spawn(self.write(tp, store.committed(offset)))
+
+    def drop(self, tp: TopicPartition) -> None:
+        self._stores.pop(tp, None)
+
+    async def sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.expiry_sweep_s)
+            now = self._clock_ms()
+            for tp, store in list(self._stores.items()):
+                self._spawn(self.write(tp, store.expire(now)))
+
+    @property
+    def evicted(self) -> int:
+        return sum(s.stats.evicted for s in self._stores.values())
+
+    async def _ensure(self, topic: str, changelog: str) -> None:
+        if changelog in self._ensured:
+            return
+        partitions = await asyncio.to_thread(partition_count, self._client_config, topic)
+        await asyncio.to_thread(
+            ensure_changelog,
+            self._client_config,
+            changelog,
+            partitions,
+            dict(self.settings.topic_config),
+        )
+        self._ensured.add(changelog)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A lost tombstone only delays compaction; the entry's own expiry still ends it.
+            log.warning("changelog housekeeping write failed: %s", task.exception())
