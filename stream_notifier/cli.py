@@ -14,6 +14,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("stream_notifier.app.command", "consume, render and deliver notifications"),
     "render": ("stream_notifier.render.command", "print the request body an event would produce"),
     "check": ("stream_notifier.check", "check routes' template variables against Avro schemas"),
+    "redrive": ("stream_notifier.operate.redrive", "put dead letters back on their topic"),
+    "replay": ("stream_notifier.operate.replay", "move the group's offsets back to replay"),
     "dev-sink": ("stream_notifier.devsink.command", "a local notifications API for dev and tests"),
     "dev-produce": ("stream_notifier.devproduce", "produce example domain events"),
 }

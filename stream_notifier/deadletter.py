@@ -52,3 +52,26 @@ def dead_letter(
     # The original headers first, untouched, so a redrive can put them back as they were.
     headers = record.headers + tuple((k, v.encode("utf-8")) for k, v in reason)
     return DeadLetter(topic=topic, key=record.key, value=record.value, headers=headers)
+
+
+def origin_topic(headers: Headers) -> str | None:
+    """The topic a dead letter came from, as its headers say."""
+    for key, value in headers:
+        if key == PREFIX + "topic" and value is not None:
+            return value.decode("utf-8", errors="replace")
+    return None
+
+
+def reason(headers: Headers) -> dict[str, str]:
+    """The dead letter's reason headers, without their prefixes."""
+    found = {}
+    for key, value in headers:
+        for prefix in (PREFIX, OWN_PREFIX):
+            if key.startswith(prefix) and value is not None:
+                found[key[len(prefix) :]] = value.decode("utf-8", errors="replace")
+    return found
+
+
+def original_headers(headers: Headers) -> Headers:
+    """The headers the record had before it was dead-lettered: what a redrive puts back."""
+    return tuple((k, v) for k, v in headers if not k.startswith((PREFIX, OWN_PREFIX)))

@@ -15,7 +15,7 @@ The tree mirrors the data flow, so a dead letter's stage is the class of the err
     │   ├── PermanentPublishError  the API refused this notification (dead-letter it)
     │   └── DeploymentError        401/403: our key or rights are wrong (stop, don't dead-letter)
     ├── EncodeError                dev-produce: an event does not fit its Avro schema
-    └── ProduceError               a dead-letter or changelog write failed (the offset must not move)
+    └── ProduceError               a dead-letter or changelog write failed (offset stays)
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Operator tools: redrive dead letters, move a group's offsets to replay."""
