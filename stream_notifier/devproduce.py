@@ -177,9 +177,11 @@ def run(args: argparse.Namespace) -> int:
         source = generate(args.seed, args.keys)
         events = [next(source) for _ in range(args.count)]
     avro = _avro_writer(args)
+    skipped = 0
     for index, (key, event) in enumerate(events):
         encoded = _encode_any(event, args, avro)
         if encoded is None:
+            skipped += 1
             continue
         value, headers = encoded
         _produce(
@@ -197,7 +199,8 @@ def run(args: argparse.Namespace) -> int:
     if remaining:
         print(f"dev-produce: {remaining} events not acknowledged", file=sys.stderr)
         return 1
-    print(f"dev-produce: {len(events)} events to {args.topic} in {time.monotonic() - started:.2f}s")
+    produced = len(events) - skipped
+    print(f"dev-produce: {produced} events to {args.topic} in {time.monotonic() - started:.2f}s")
     return 0
 
 

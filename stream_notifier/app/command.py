@@ -56,3 +56,5 @@ def configure_logging(level: str) -> None:
     )
     # httpx logs every request (with its URL) at INFO: too loud for a stream processor.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # confluent-kafka's schema registry client uses httpx's successor under this name.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)

@@ -114,7 +114,7 @@ class RegistrySchemas:
             )
         try:
             return from_definition(json.loads(registered.schema_str), f"registry id {schema_id}")
-        except (ValueError, ConfigError) as exc:
+        except (ValueError, TypeError, ConfigError) as exc:  # not JSON, or no schema at all
             raise self._unknown_id(schema_id, f"schema id {schema_id}: {exc}") from None
 
     def _outage(self, started: float, reason: str) -> SchemaUnavailableError:

@@ -4,6 +4,7 @@ rebalances while a backlog drains, and the client-side rate limit. Real broker, 
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,10 @@ def test_key_mode_keeps_per_key_order_while_different_keys_overlap(
     _produce_backlog(kafka_bootstrap, topic, count=400, keys=20)
     with run_sink_in_thread(latency_ms=2, latency_jitter_ms=20) as sink:
         config, _ = write_config(
-            tmp_path, bootstrap=kafka_bootstrap, topics=[topic], sink_url=sink.base_url,
+            tmp_path,
+            bootstrap=kafka_bootstrap,
+            topics=[topic],
+            sink_url=sink.base_url,
             delivery={"ordering": "key", "max_concurrent_requests": 32},
         )
         with ServiceProcess(config) as service:
@@ -92,7 +96,7 @@ def test_key_mode_keeps_per_key_order_while_different_keys_overlap(
     for key_requests in _by_key(requests, keys).values():
         offsets = [where[r["body"]["metadata"]["event_id"]] for r in key_requests]
         assert offsets == sorted(offsets)
-        for earlier, later in zip(key_requests, key_requests[1:], strict=False):
+        for earlier, later in pairwise(key_requests):
             assert later["received_start_ns"] >= earlier["responded_ns"], "same key overlapped"
     assert stats["max_concurrency"] > 4, "different keys should overlap beyond one per partition"
 
@@ -104,7 +108,10 @@ def test_partition_mode_has_at_most_one_request_per_partition(
     _produce_backlog(kafka_bootstrap, topic, count=100, keys=20)
     with run_sink_in_thread(latency_ms=5, latency_jitter_ms=5) as sink:
         config, _ = write_config(
-            tmp_path, bootstrap=kafka_bootstrap, topics=[topic], sink_url=sink.base_url,
+            tmp_path,
+            bootstrap=kafka_bootstrap,
+            topics=[topic],
+            sink_url=sink.base_url,
             delivery={"ordering": "partition"},
         )
         with ServiceProcess(config) as service:
@@ -130,10 +137,20 @@ def test_sigkill_repeats_only_work_finished_above_the_committed_offsets(
         # Some records fail for a while: completions go out of order above the commit point.
         client.set_faults(status=503, times=40)
         config, group = write_config(
-            tmp_path, bootstrap=kafka_bootstrap, topics=[topic], sink_url=sink.base_url,
-            delivery={"ordering": "key", "max_concurrent_requests": 16,
-                      "retry": {"max_attempts": 50, "initial_backoff": "100ms",
-                                "max_backoff": "300ms", "max_elapsed": "5m"}},
+            tmp_path,
+            bootstrap=kafka_bootstrap,
+            topics=[topic],
+            sink_url=sink.base_url,
+            delivery={
+                "ordering": "key",
+                "max_concurrent_requests": 16,
+                "retry": {
+                    "max_attempts": 50,
+                    "initial_backoff": "100ms",
+                    "max_backoff": "300ms",
+                    "max_elapsed": "5m",
+                },
+            },
         )
         with ServiceProcess(config) as first:
             client.wait_for(200, timeout=120)
@@ -143,7 +160,8 @@ def test_sigkill_repeats_only_work_finished_above_the_committed_offsets(
         with ServiceProcess(config) as second:
             wait_until(
                 lambda: len({r["body"]["metadata"]["event_id"] for r in client.requests()}) >= 600,
-                120, "every event delivered at least once",
+                120,
+                "every event delivered at least once",
             )
             assert second.terminate() == 0, second.logs()
         everything = client.requests()
@@ -153,7 +171,8 @@ def test_sigkill_repeats_only_work_finished_above_the_committed_offsets(
     repeats = len(delivered_ids) - len(set(delivered_ids))
     # What the first process finished at or above the committed offset is all a restart redoes.
     redo_bound = sum(
-        1 for r in before_kill
+        1
+        for r in before_kill
         if where[r["body"]["metadata"]["event_id"]][1]
         >= (at_kill[where[r["body"]["metadata"]["event_id"]][0]] or 0)
     )
@@ -170,9 +189,15 @@ def test_members_joining_and_leaving_while_a_backlog_drains_lose_nothing_and_kee
     with run_sink_in_thread(latency_ms=3, latency_jitter_ms=6) as sink:
         client = sink.client()
         config, _ = write_config(
-            tmp_path, bootstrap=kafka_bootstrap, topics=[topic], sink_url=sink.base_url,
-            delivery={"ordering": "key", "max_concurrent_requests": 8,
-                      "rate_limit": {"per_second": 400, "burst": 20}},
+            tmp_path,
+            bootstrap=kafka_bootstrap,
+            topics=[topic],
+            sink_url=sink.base_url,
+            delivery={
+                "ordering": "key",
+                "max_concurrent_requests": 8,
+                "rate_limit": {"per_second": 400, "burst": 20},
+            },
         )
         with ServiceProcess(config) as first:
             client.wait_for(300, timeout=120)
@@ -181,8 +206,11 @@ def test_members_joining_and_leaving_while_a_backlog_drains_lose_nothing_and_kee
                 assert second.terminate() == 0, second.logs()
                 assert third.terminate() == 0, third.logs()
             wait_until(
-                lambda: len({r["body"]["metadata"]["event_id"] for r in client.requests()}) >= total,
-                180, "the backlog drained",
+                lambda: (
+                    len({r["body"]["metadata"]["event_id"] for r in client.requests()}) >= total
+                ),
+                180,
+                "the backlog drained",
             )
             assert first.terminate() == 0, first.logs()
         everything = client.requests()
@@ -200,10 +228,14 @@ def test_rate_limit_keeps_429s_rare_and_uses_the_allowance(
     with run_sink_in_thread(rate_limit_per_s=limit, burst=10) as sink:
         client = sink.client()
         config, _ = write_config(
-            tmp_path, bootstrap=kafka_bootstrap, topics=[topic], sink_url=sink.base_url,
-            delivery={"rate_limit": {"per_second": limit, "burst": 10},
-                      "retry": {"max_attempts": 10, "initial_backoff": "100ms",
-                                "max_backoff": "2s"}},
+            tmp_path,
+            bootstrap=kafka_bootstrap,
+            topics=[topic],
+            sink_url=sink.base_url,
+            delivery={
+                "rate_limit": {"per_second": limit, "burst": 10},
+                "retry": {"max_attempts": 10, "initial_backoff": "100ms", "max_backoff": "2s"},
+            },
         )
         with ServiceProcess(config) as service:
             requests = client.wait_for(300, timeout=120)
