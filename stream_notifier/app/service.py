@@ -132,9 +132,22 @@ class Service:
             self.config.api,
             self.config.delivery.ordering,
         )
+        reporter = loop.create_task(self._report_forever())
         await self._stop.wait()
+        reporter.cancel()
         await self._shutdown()
         return self._exit_code
+
+    async def _report_forever(self, every_s: float = 30.0) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            log.info(
+                "%s in_flight=%d repeat_on_crash=%d paused=%d",
+                self.stats.summary(),
+                self._in_flight,
+                self.repeat_on_crash,
+                len(self._paused),
+            )
 
     def request_stop(self, exit_code: int = EXIT_OK) -> None:
         if exit_code != EXIT_OK and self._exit_code == EXIT_OK:
@@ -154,6 +167,11 @@ class Service:
             log.warning(
                 "abandoned %d unfinished records; they are read again on restart", abandoned
             )
+        log.info(
+            "shutting down: %d finished records above the committed offsets "
+            "(the ledger keeps them from being sent again)",
+            self.repeat_on_crash,
+        )
         self._consumer.close(self._offsets.to_store())
         await self._consumer.closed.wait()
         await asyncio.to_thread(self._producer.close)
