@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dead-letter events that no route matches instead of skipping them",
     )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("METRICS_PORT", "0")),
+        help="serve Prometheus metrics on this port (0: off)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,11 +43,15 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     if args.strict_routes:
         config = replace(config, delivery=replace(config.delivery, strict_routes=True))
-    return asyncio.run(serve(config))
+    return asyncio.run(serve(config, args.metrics_port))
 
 
-async def serve(config: AppConfig) -> int:
+async def serve(config: AppConfig, metrics_port: int = 0) -> int:
     service = Service(config)
+    if metrics_port:
+        from stream_notifier.app.metrics import serve_metrics
+
+        serve_metrics(service, metrics_port)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, service.request_stop)

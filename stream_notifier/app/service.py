@@ -30,7 +30,7 @@ from stream_notifier.offsets import OffsetTracker
 from stream_notifier.ordering import KeyedQueue
 from stream_notifier.pipeline import Prepared, Preparer
 from stream_notifier.publish.client import NotificationsClient
-from stream_notifier.publish.publisher import Publisher, PublishFailed, Sender
+from stream_notifier.publish.publisher import Publisher, PublishFailed, PublishStats, Sender
 from stream_notifier.publish.ratelimit import RateLimiter, TokenBucket
 from stream_notifier.records import RawRecord, TopicPartition
 from stream_notifier.render.notification import Notification
@@ -382,6 +382,14 @@ class Service:
         self._store_scheduled = False
         if self._consumer is not None:
             self._consumer.store(self._offsets.to_store())
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @property
+    def publish_stats(self) -> PublishStats:
+        return self._publisher.stats
 
     @property
     def idle(self) -> bool:

@@ -67,10 +67,39 @@ def partition_count(client_config: Mapping[str, Any], topic: str) -> int:
     return len(metadata.partitions)
 
 
+_TRANSIENT = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._TRANSPORT,
+        KafkaError._TIMED_OUT,
+        KafkaError.REQUEST_TIMED_OUT,
+    }
+)
+
+
 def read_partition(
+    client_config: Mapping[str, Any], topic: str, partition: int, attempts: int = 10
+) -> list[tuple[bytes, bytes | None]]:
+    """Every record from the beginning to the end offset observed now, in order.
+
+    A leader election (a new changelog, a broker restart) is waited out, not fatal."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _read_partition(client_config, topic, partition)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            code = error.code() if isinstance(error, KafkaError) else None
+            if code not in _TRANSIENT or attempt == attempts:
+                raise
+            time.sleep(min(0.2 * 2**attempt, 5.0))
+    raise AssertionError("unreachable")
+
+
+def _read_partition(
     client_config: Mapping[str, Any], topic: str, partition: int
 ) -> list[tuple[bytes, bytes | None]]:
-    """Every record from the beginning to the end offset observed now, in order."""
     consumer = Consumer(
         {
             **client_config,
@@ -111,7 +140,12 @@ def _wait_for_metadata(admin: AdminClient, topic: str, timeout_s: float = 30.0) 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         metadata = admin.list_topics(topic, timeout=5).topics.get(topic)
-        if metadata is not None and metadata.error is None and metadata.partitions:
+        if (
+            metadata is not None
+            and metadata.error is None
+            and metadata.partitions
+            and all(p.leader >= 0 for p in metadata.partitions.values())
+        ):
             return
         time.sleep(0.1)
     raise TimeoutError(f"changelog {topic} did not appear in metadata")
