@@ -68,14 +68,25 @@ def run(args: argparse.Namespace) -> int:
     consumer.subscribe([args.dead_letter_topic])
     redriven = skipped = 0
     try:
+        at_end: set[int] = set()
         idle = 0
-        while idle < 10 and not (args.limit and redriven >= args.limit):
+        while idle < 30 and not (args.limit and redriven >= args.limit):
+            assigned = {tp.partition for tp in consumer.assignment()}
+            if assigned and assigned <= at_end:
+                break  # every partition read to its end: nothing more to redrive now
             messages = consumer.consume(num_messages=500, timeout=1.0)
             if not messages:
                 idle += 1
                 continue
             idle = 0
-            letters = [m for m in messages if not _at_end(m)]
+            letters = []
+            for message in messages:  # in order: an end marker may follow this batch's letters
+                partition = message.partition() or 0
+                if _at_end(message):
+                    at_end.add(partition)
+                else:
+                    at_end.discard(partition)
+                    letters.append(message)
             for message in letters:
                 record = to_raw(message)
                 target = args.to or origin_topic(record.headers)
