@@ -67,13 +67,14 @@ def _cycles(
         for kill in range(args.kills):
             service = _start(config, Path(tmp) / f"run-{kill}.log")
             target = (kill + 1) * step
-            while _distinct(client) < target and service.poll() is None:
+            while client.stats()["accepted"] < target and service.poll() is None:
                 time.sleep(0.05)
             service.kill()
             service.wait()
         service = _start(config, Path(tmp) / "final.log")
-        while _distinct(client) < args.events:
-            time.sleep(0.2)
+        # Accepted counts repeats too: check the distinct count only once it could be done.
+        while client.stats()["accepted"] < args.events or _distinct(client) < args.events:
+            time.sleep(1.0)
         service.terminate()
         service.wait(60)
         keys = [r["idempotency_key"] for r in client.requests()]

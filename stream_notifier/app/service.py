@@ -43,6 +43,7 @@ log = logging.getLogger("stream_notifier")
 EXIT_OK = 0
 EXIT_DEPLOYMENT_FAULT = 3
 EXIT_KAFKA_FAULT = 4
+EXIT_INTERNAL_FAULT = 5
 _STORE_DELAY_S = 0.05
 _DEAD_LETTER_MAX_BACKOFF_S = 30.0
 
@@ -223,6 +224,15 @@ class Service:
                 job.prepared.record.offset,
             )
             self.request_stop(EXIT_DEPLOYMENT_FAULT)
+        except Exception:
+            # A bug, not an outcome: stop loudly rather than stall the partition behind it.
+            log.exception(
+                "processing %s[%d]@%d failed unexpectedly; stopping",
+                job.tp.topic,
+                job.tp.partition,
+                job.prepared.record.offset,
+            )
+            self.request_stop(EXIT_INTERNAL_FAULT)
         finally:
             self._running.get(job.tp, set()).discard(job)
             self._count_in_flight(-1)
@@ -287,9 +297,9 @@ class Service:
         self.stats.suppressed += 1
         log.debug("suppressed a repeat of %s inside its dedupe window", notification.route)
         if window.sliding:
-            await self._state.write(
-                tp, store.extend_window(window.identity, int(window.window_s * 1000), now)
-            )
+            state = self._state
+            changes = store.extend_window(window.identity, int(window.window_s * 1000), now)
+            await self._until_written(f"changelog of {tp}", lambda: state.write(tp, changes))
         return True
 
     async def _publish(
