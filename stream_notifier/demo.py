@@ -30,6 +30,7 @@ from stream_notifier.devsink.server import run_sink_in_thread
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TOPIC = "platform.events"
 DEMO_TIMEOUT_S = 60.0
+DEMO_GROUP_PREFIX = "stream-notifier-demo-"
 
 
 def main() -> int:
@@ -43,7 +44,7 @@ def main() -> int:
             config,
             kafka=replace(
                 config.kafka,
-                group_id=f"stream-notifier-demo-{int(time.time())}",
+                group_id=f"{DEMO_GROUP_PREFIX}{int(time.time())}",
             ),
             api=replace(config.api, base_url=sink.base_url, api_key=sink.api_key),
         )
@@ -79,7 +80,8 @@ async def _run_until_settled(service: Service, expected: int) -> Stats:
 def _recreate_topics(bootstrap: str, topics: list[str]) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=10).topics)
-    doomed = [t for t in topics if t in existing]
+    # Earlier demos' changelogs too: each run is a fresh group with a fresh state.
+    doomed = [t for t in existing if t in topics or t.startswith(DEMO_GROUP_PREFIX)]
     if doomed:
         for future in admin.delete_topics(doomed).values():
             future.result()
