@@ -40,6 +40,27 @@ def _transport(target: ApiTarget, limits: httpx.Limits) -> httpx.AsyncBaseTransp
     return httpx.AsyncHTTPTransport(limits=limits)
 
 
+class _NoCookies(httpx.Cookies):
+    """A bearer-token API has no use for cookies; skipping their extraction saves a
+    measurable share of the CPU per response."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _Client(httpx.AsyncClient):
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        pass  # set once by httpx's constructor; never used
+
+
+_NO_COOKIES = _NoCookies()
+
+
 class NotificationsClient:
     """POST /notifications. Returns the rows written, or raises the outcome's error."""
 
@@ -54,22 +75,26 @@ class NotificationsClient:
             "Content-Type": "application/json",
             "User-Agent": f"stream-notifier/{__version__}",
         }
-        self._client = httpx.AsyncClient(
-            transport=_transport(target, limits),
-            timeout=httpx.Timeout(
-                target.request_timeout_s,
-                connect=target.connect_timeout_s,
-                pool=target.pool_timeout_s,
-            ),
+        timeout = httpx.Timeout(
+            target.request_timeout_s,
+            connect=target.connect_timeout_s,
+            pool=target.pool_timeout_s,
         )
+        self._extensions = {"timeout": timeout.as_dict()}
+        self._client = _Client(transport=_transport(target, limits), timeout=timeout)
 
     async def send(self, notification: Notification, context: ErrorContext) -> int:
-        headers = dict(self._headers)
-        headers["Idempotency-Key"] = notification.idempotency_key
+        # A ready Request skips the client's URL, header and cookie merging: every request
+        # here has the same shape, and that merging was a measurable share of the CPU.
+        request = httpx.Request(
+            "POST",
+            self._url,
+            headers={**self._headers, "Idempotency-Key": notification.idempotency_key},
+            content=notification.payload(),
+            extensions=self._extensions,
+        )
         try:
-            response = await self._client.post(
-                self._url, content=notification.payload(), headers=headers
-            )
+            response = await self._client.send(request)
         except httpx.TimeoutException as exc:
             raise TransientPublishError(
                 f"timed out: {type(exc).__name__} (the API may have written it)", context=context

@@ -70,13 +70,25 @@ class Publisher:
         on_delivered: Callable[[int], Awaitable[None]] | None = None,
     ) -> Delivered:
         """`on_delivered(rows)` runs inside the request slot and must not raise."""
-        attempts = 0
+        try:
+            # Most notifications go through at once: that path skips the retry machinery.
+            rows = await self._send_once(notification, context, on_delivered)
+            return Delivered(rows=rows, attempts=1)
+        except PublishError as error:
+            if not error.retriable or self._policy.max_attempts <= 1:
+                raise PublishFailed(error, 1) from error
+            first_failure: PublishError | None = error
+        attempts = 1
         try:
             async for attempt in retrying(self._policy, self._sleep):
                 with attempt:
+                    if first_failure is not None:
+                        # Attempt 1 already happened: hand its outcome to the policy, which
+                        # then waits as it would have (the API's announced wait included).
+                        failure, first_failure = first_failure, None
+                        raise failure
                     attempts += 1
-                    if attempts > 1:
-                        self.stats.retries += 1
+                    self.stats.retries += 1
                     rows = await self._send_once(notification, context, on_delivered)
         except PublishError as error:
             raise PublishFailed(error, attempts) from error

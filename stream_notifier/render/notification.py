@@ -16,7 +16,7 @@ import orjson
 
 from stream_notifier.errors import RenderError, ValidationError
 from stream_notifier.records import Event
-from stream_notifier.render.templates import CompiledField, TemplateFieldError
+from stream_notifier.render.templates import CompiledField, TemplateFieldError, render_context
 from stream_notifier.routing.model import SEVERITIES, Route
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -49,12 +49,12 @@ class Notification:
 
 
 def template_context(event: Event, kafka: Mapping[str, Any]) -> dict[str, Any]:
-    context = event.template_view()
-    context["kafka"] = kafka
-    return context
+    view = event.template_view()
+    view["kafka"] = kafka
+    return render_context(view)
 
 
-def render(route: Route, event: Event, context: Mapping[str, Any]) -> Notification:
+def render(route: Route, event: Event, context: dict[str, Any]) -> Notification:
     scope = _render_scope(route, context)
     template = route.template
     title = _text(route, "template.title", template.title, context)
@@ -116,7 +116,7 @@ def _digest(parts: list[Any]) -> str:
     return hashlib.sha256(material).hexdigest()[:32]
 
 
-def _render_scope(route: Route, context: Mapping[str, Any]) -> Scope:
+def _render_scope(route: Route, context: dict[str, Any]) -> Scope:
     rendered: list[tuple[str, str | tuple[str, ...]]] = []
     for key, field in route.scope:
         where = f"scope.{key}"
@@ -150,14 +150,14 @@ def _id(route: Route, where: str, value: Any) -> str:
     return text
 
 
-def _text(route: Route, where: str, field: CompiledField, context: Mapping[str, Any]) -> str:
+def _text(route: Route, where: str, field: CompiledField, context: dict[str, Any]) -> str:
     try:
         return field.text(context)
     except TemplateFieldError as exc:
         raise RenderError(f"{where}: {exc}").with_context(route=route.name) from None
 
 
-def _value(route: Route, where: str, field: CompiledField, context: Mapping[str, Any]) -> Any:
+def _value(route: Route, where: str, field: CompiledField, context: dict[str, Any]) -> Any:
     try:
         value = field.value(context)
     except TemplateFieldError as exc:

@@ -110,6 +110,9 @@ class StateManager:
         if not changes:
             return
         topic = self.changelog_topic(tp.topic)
+        if len(changes) == 1:
+            await self._producer.send(topic, *encode_change(changes[0]), partition=tp.partition)
+            return
         await asyncio.gather(
             *(
                 self._producer.send(topic, *encode_change(change), partition=tp.partition)
