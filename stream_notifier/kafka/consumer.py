@@ -142,9 +142,7 @@ class ConsumerThread:
                     # Draining before shutdown: apply commands, take no more records.
                     self._stopping.wait(self._settings.poll_timeout_s)
                     continue
-                messages = consumer.consume(
-                    num_messages=self._settings.batch_size, timeout=self._settings.poll_timeout_s
-                )
+                messages = self._next_batch(consumer)
                 records = self._records(messages)
                 if records:
                     self._loop.call_soon_threadsafe(self._handler.on_records, records)
@@ -159,6 +157,19 @@ class ConsumerThread:
             except Exception:
                 log.exception("closing the consumer failed")
             self._loop.call_soon_threadsafe(self.closed.set)
+
+    def _next_batch(self, consumer: Consumer) -> list[Message]:
+        """Whatever is already fetched, else wait for the first record only: consume() with a
+        timeout waits for a full batch, which at a steady trickle adds its whole timeout to
+        every record's latency."""
+        messages = consumer.consume(num_messages=self._settings.batch_size, timeout=0)
+        if messages:
+            return messages
+        first = consumer.poll(self._settings.poll_timeout_s)
+        if first is None:
+            return []
+        rest = consumer.consume(num_messages=self._settings.batch_size - 1, timeout=0)
+        return [first, *rest]
 
     def _records(self, messages: list[Message]) -> list[RawRecord]:
         records = []
@@ -207,7 +218,8 @@ class ConsumerThread:
             return
         offsets = {
             TopicPartition(p.topic, p.partition): p.offset
-            for p in partitions if p.error is None and p.offset >= 0
+            for p in partitions
+            if p.error is None and p.offset >= 0
         }
         if offsets:
             self._loop.call_soon_threadsafe(self._handler.on_committed, offsets)

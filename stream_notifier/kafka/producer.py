@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 class AsyncProducer:
     def __init__(self, config: Mapping[str, Any], loop: asyncio.AbstractEventLoop) -> None:
-        settings = {"enable.idempotence": True, "acks": "all", "linger.ms": 5}
+        # A short linger: a notification's request slot waits for its ledger write's ack.
+        settings = {"enable.idempotence": True, "acks": "all", "linger.ms": 1}
         settings.update(config)
         self._producer = Producer(settings)
         self._loop = loop

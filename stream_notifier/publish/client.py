@@ -90,7 +90,7 @@ class NotificationsClient:
             "POST",
             self._url,
             headers={**self._headers, "Idempotency-Key": notification.idempotency_key},
-            content=notification.payload(),
+            content=notification.payload,
             extensions=self._extensions,
         )
         try:

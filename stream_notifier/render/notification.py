@@ -40,12 +40,10 @@ class Notification:
     event_id: str
     scope: Scope
     body: Mapping[str, Any]
+    payload: bytes  # the body as sent, serialised once when it was validated
     idempotency_key: str
     ordering_key: str | None
     dedupe: DedupeWindow | None = None
-
-    def payload(self) -> bytes:
-        return orjson.dumps(self.body)
 
 
 def template_context(event: Event, kafka: Mapping[str, Any]) -> dict[str, Any]:
@@ -80,7 +78,7 @@ def render(route: Route, event: Event, context: dict[str, Any]) -> Notification:
     body["metadata"] = metadata
     if template.expires_hours is not None:
         body["expires_hours"] = template.expires_hours
-    _validate(route, body)
+    payload = _validate(route, body)
 
     ordering = (
         _text(route, "ordering_key", route.ordering_key, context)
@@ -103,6 +101,7 @@ def render(route: Route, event: Event, context: dict[str, Any]) -> Notification:
         idempotency_key=idempotency_key(route.name, event.id, scope),
         ordering_key=ordering,
         dedupe=dedupe,
+        payload=payload,
     )
 
 
@@ -171,7 +170,9 @@ def _value(route: Route, where: str, field: CompiledField, context: dict[str, An
     return value
 
 
-def _validate(route: Route, body: Mapping[str, Any]) -> None:
+def _validate(route: Route, body: Mapping[str, Any]) -> bytes:
+    """The body as sent, once it passed every check."""
+
     def fail(message: str) -> ValidationError:
         return ValidationError(message).with_context(route=route.name)
 
@@ -188,6 +189,9 @@ def _validate(route: Route, body: Mapping[str, Any]) -> None:
             raise fail(f"template.ctas[{i}] rendered an empty label or payload")
     if not isinstance(body["metadata"], dict):
         raise fail("metadata must be an object")
-    size = len(orjson.dumps(body))
-    if size > MAX_BODY_BYTES:
-        raise fail(f"request body is {size} bytes; the API accepts at most {MAX_BODY_BYTES}")
+    payload = orjson.dumps(body)
+    if len(payload) > MAX_BODY_BYTES:
+        raise fail(
+            f"request body is {len(payload)} bytes; the API accepts at most {MAX_BODY_BYTES}"
+        )
+    return payload

@@ -27,6 +27,7 @@ NOTIFICATION = Notification(
     event_id="evt-1",
     scope=(("user_id", "1"),),
     body={"title": "t", "body": "b", "severity": "info", "user_id": "1", "metadata": {}},
+    payload=b'{"title":"t","body":"b","severity":"info","user_id":"1","metadata":{}}',
     idempotency_key="k" * 32,
     ordering_key=None,
 )

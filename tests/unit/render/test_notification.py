@@ -117,7 +117,7 @@ def render_one(doc: dict[str, Any], data: Any, **attributes: Any) -> Notificatio
 
 
 def wire(notification: Notification) -> Any:
-    return orjson.loads(notification.payload())
+    return orjson.loads(notification.payload)
 
 
 class TestExampleEvents:
