@@ -23,7 +23,7 @@ from bench.data import Broker, write_routes
 from bench.proc import Child
 from bench.records import SinkRun
 from bench.results import Row
-from bench.settings import CONCURRENCY, RATE_LIMIT_BURST, RATE_LIMIT_PER_S
+from bench.settings import CONCURRENCY, RATE_LIMIT_PER_S
 from bench.sink import SinkProcess
 from bench.verify import Expected, Verdict, rate, verify
 from stream_notifier.kafka.changelog import DEFAULT_TOPIC_CONFIG
@@ -227,7 +227,9 @@ class Bench:
             # Effectively unlimited: the limiter must not be what a throughput figure measures.
             limit: dict[str, float] = {"per_second": 1_000_000, "burst": 10_000}
         else:
-            limit = {"per_second": rate_limit_per_s, "burst": RATE_LIMIT_BURST}
+            # Paced, no burst of our own: spending the API's burst allowance leaves its bucket
+            # empty, and then any jitter in arrival is a 429. Left unspent, it absorbs jitter.
+            limit = {"per_second": rate_limit_per_s, "burst": 1}
         config = {
             "kafka": {"bootstrap_servers": self.bootstrap, "group_id": group, "topics": [topic]},
             "api": {"base_url": self.sink.base_url, "api_key": self.sink.api_key},
