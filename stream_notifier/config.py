@@ -81,6 +81,9 @@ class DeliverySettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rate_limit: RateLimit = field(default_factory=RateLimit)
     strict_routes: bool = False
+    # Adaptive concurrency (opt-in): in-flight requests float between this minimum and
+    # max_concurrent_requests, shrinking when the API slows down or fails transiently.
+    adaptive_min_requests: int | None = None
     shutdown_timeout_s: float = 15.0
     rebalance_timeout_s: float = 20.0
 
@@ -198,6 +201,7 @@ def _delivery(section: Section) -> DeliverySettings:
         retry=policy,
         rate_limit=rate,
         strict_routes=section.flag("strict_routes", False),
+        adaptive_min_requests=_adaptive(section.section("adaptive_concurrency")),
         shutdown_timeout_s=section.positive_duration("shutdown_timeout", 15.0),
         rebalance_timeout_s=section.positive_duration("rebalance_timeout", 20.0),
     )
@@ -230,6 +234,13 @@ def _state(section: Section) -> StateSettings:
     )
     section.close()
     return settings
+
+
+def _adaptive(section: Section) -> int | None:
+    enabled = section.flag("enabled", False)
+    minimum = section.integer("min_requests", 4, minimum=1)
+    section.close()
+    return minimum if enabled else None
 
 
 def _check_topics(routes: RouteTable, subscribed: tuple[str, ...]) -> None:

@@ -53,6 +53,11 @@ class ServiceCollector(Collector):
             "stream_notifier_in_flight", "records accepted, not finished", value=service.in_flight
         )
         yield GaugeMetricFamily(
+            "stream_notifier_request_limit",
+            "requests allowed in flight (moves when adaptive)",
+            value=service.request_limit,
+        )
+        yield GaugeMetricFamily(
             "stream_notifier_finished_above_committed",
             "finished records above the committable offsets: what a crash would read again",
             value=service.repeat_on_crash,

@@ -30,6 +30,7 @@ from stream_notifier.offsets import OffsetTracker
 from stream_notifier.ordering import KeyedQueue
 from stream_notifier.pipeline import Prepared, Preparer
 from stream_notifier.publish.client import NotificationsClient
+from stream_notifier.publish.concurrency import AdaptiveLimit
 from stream_notifier.publish.publisher import Publisher, PublishFailed, PublishStats, Sender
 from stream_notifier.publish.ratelimit import RateLimiter, TokenBucket
 from stream_notifier.records import RawRecord, TopicPartition
@@ -85,6 +86,15 @@ class Service:
             delivery.retry,
             sleep=sleep,
             max_concurrent=delivery.max_concurrent_requests,
+            adaptive=(
+                AdaptiveLimit(
+                    minimum=min(delivery.adaptive_min_requests, delivery.max_concurrent_requests),
+                    maximum=delivery.max_concurrent_requests,
+                )
+                if delivery.adaptive_min_requests is not None
+                else None
+            ),
+            clock=clock,
         )
         self._sleep = sleep
         self._offsets = OffsetTracker()
@@ -400,6 +410,11 @@ class Service:
     @property
     def publish_stats(self) -> PublishStats:
         return self._publisher.stats
+
+    @property
+    def request_limit(self) -> int:
+        adaptive = self._publisher.slots.adaptive
+        return adaptive.allowed if adaptive else self.config.delivery.max_concurrent_requests
 
     @property
     def idle(self) -> bool:

@@ -9,11 +9,13 @@ success, so at most `max_concurrent` notifications are ever sent but not yet rec
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from stream_notifier.errors import ErrorContext, PublishError, TransientPublishError
+from stream_notifier.publish.concurrency import AdaptiveLimit, RequestSlots
 from stream_notifier.publish.ratelimit import RateLimiter
 from stream_notifier.publish.retry import RetryPolicy, retrying
 from stream_notifier.render.notification import Notification
@@ -54,8 +56,11 @@ class Publisher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         default_429_wait_s: float = 1.0,
         max_concurrent: int = 64,
+        adaptive: AdaptiveLimit | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._slots = asyncio.Semaphore(max_concurrent)
+        self.slots = RequestSlots(max_concurrent, adaptive)
+        self._clock = clock
         self._sender = sender
         self._limiter = limiter
         self._policy = policy
@@ -101,15 +106,22 @@ class Publisher:
         on_delivered: Callable[[int], Awaitable[None]] | None,
     ) -> int:
         await self._limiter.acquire()
-        async with self._slots:
+        await self.slots.acquire()
+        try:
             self.stats.requests += 1
+            started = self._clock()
             try:
                 rows = await self._sender.send(notification, context)
             except TransientPublishError as error:
+                self.slots.overloaded(self._clock())
                 if error.http_status == 429:
                     self.stats.http_429 += 1
                     self._limiter.back_off(error.retry_after_s or self._default_429_wait_s)
                 raise
+            now = self._clock()
+            self.slots.succeeded(now - started, now)
             if on_delivered is not None:
                 await on_delivered(rows)
             return rows
+        finally:
+            await self.slots.release()

@@ -14,7 +14,7 @@ def test_the_collector_exposes_the_service_counters_and_gauges() -> None:
     stats = Stats(consumed=7, delivered=5, suppressed=2)
     service = SimpleNamespace(
         stats=stats, publish_stats=PublishStats(requests=6, retries=1, http_429=1),
-        in_flight=3, repeat_on_crash=4,
+        in_flight=3, repeat_on_crash=4, request_limit=64,
     )
     registry = CollectorRegistry()
     registry.register(ServiceCollector(cast(Any, service)))

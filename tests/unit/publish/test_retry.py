@@ -15,6 +15,7 @@ from stream_notifier.errors import (
     PermanentPublishError,
     TransientPublishError,
 )
+from stream_notifier.publish.concurrency import AdaptiveLimit
 from stream_notifier.publish.outcome import delivered_rows
 from stream_notifier.publish.publisher import Delivered, Publisher, PublishFailed
 from stream_notifier.publish.ratelimit import RateLimiter, TokenBucket
@@ -236,3 +237,21 @@ class TestPublisher:
         pub, _, time, _ = publisher([(500, b""), ok(1)], rate=1.0, burst=1)
         publish(pub)
         assert time.limiter_waits == pytest.approx([1.0])
+
+
+def test_transient_failures_shrink_an_adaptive_request_limit() -> None:
+    fake = FakeTime()
+    sender = FakeSender([(503, b""), (503, b""), ok(1)])
+    adaptive = AdaptiveLimit(minimum=2, maximum=64, limit=32.0)
+    pub = Publisher(
+        sender,
+        RateLimiter(TokenBucket(1000.0, 100), fake.clock, fake.limiter_sleep),
+        RetryPolicy(),
+        sleep=fake.retry_sleep,
+        adaptive=adaptive,
+        clock=fake.clock,
+    )
+    assert publish(pub).attempts == 3
+    # Two overloads at one instant count once (one decrease per round trip).
+    assert adaptive.limit == pytest.approx(32.0 * 0.7 + 1 / (32.0 * 0.7))
+    assert pub.slots.holders == 0
