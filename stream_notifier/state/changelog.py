@@ -29,10 +29,10 @@ def decode_record(key: bytes, value: bytes | None) -> tuple[str, Entry | None]:
         return changelog_key, None
     fields = decode_entry(value)
     return changelog_key, Entry(
-        kind=fields["kind"],
-        key=fields["key"],
-        route=fields["route"],
-        expires_at_ms=fields["expires_at_ms"],
-        written_at_ms=fields["written_at_ms"],
-        offset=fields.get("offset", -1),
+        fields["kind"],
+        fields["key"],
+        fields["route"],
+        fields["expires_at_ms"],
+        fields["written_at_ms"],
+        fields["offset"],
     )

@@ -38,7 +38,10 @@ def decode_entry(data: bytes) -> dict[str, Any]:
     writer = _WRITERS.get(data[0]) if data else None
     if writer is None:
         raise ValueError(f"unknown changelog entry format version {data[:1]!r}")
-    record = schemaless_reader(io.BytesIO(data[1:]), writer, SCHEMA)
+    buffer = io.BytesIO(data)
+    buffer.seek(1)
+    # Resolution only when an older writer wrote it: restores read a million of these.
+    record = schemaless_reader(buffer, writer, None if writer is SCHEMA else SCHEMA)
     if not isinstance(record, dict):
         raise ValueError("changelog entry is not a record")
     return record

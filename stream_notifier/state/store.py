@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Kind = Literal["dedupe", "ledger"]
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """A tuple rather than a frozen dataclass: a restore builds a million of them, and a
+    frozen dataclass's __init__ costs several times a tuple's."""
+
     kind: Kind
     key: str
     route: str
