@@ -54,6 +54,7 @@ class Job:
     prepared: Prepared
     key: Hashable | None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    released: bool = False  # its ordering key was handed on
 
     @property
     def tp(self) -> TopicPartition:
@@ -221,8 +222,9 @@ class Service:
         finished = False
         try:
             prepared = await self._decodable(job.prepared)
-            for outcome in prepared.outcomes:
-                await self._settle(job.prepared.record, outcome)
+            for index, outcome in enumerate(prepared.outcomes):
+                last = index == len(prepared.outcomes) - 1
+                await self._settle(job, outcome, last)
             finished = True
         except DeploymentError as error:
             log.critical(
@@ -248,13 +250,20 @@ class Service:
             self._count_in_flight(-1)
             if finished:
                 self._finish(job.tp, job.prepared.record.offset)
-            following = self._queue.release(job.key)
-            if following is not None and not self._stop.is_set():
-                self._launch(following)
-            elif following is not None:
-                dropped = self._queue.discard(lambda j: j.key == job.key)
-                self._count_in_flight(-1 - len(dropped))
+            self._release(job)
             self._relieve_backpressure(job.tp)
+
+    def _release(self, job: Job) -> None:
+        """Hand the job's ordering key to the next record waiting for it."""
+        if job.released:
+            return
+        job.released = True
+        following = self._queue.release(job.key)
+        if following is not None and not self._stop.is_set():
+            self._launch(following)
+        elif following is not None:
+            dropped = self._queue.discard(lambda j: j.key == job.key)
+            self._count_in_flight(-1 - len(dropped))
 
     async def _decodable(self, prepared: Prepared) -> Prepared:
         """A record whose writer schema could not be fetched (registry outage) is prepared
@@ -270,7 +279,10 @@ class Service:
             prepared = await asyncio.to_thread(self._preparer.prepare, prepared.record)
         return prepared
 
-    async def _settle(self, record: RawRecord, outcome: Notification | StreamNotifierError) -> None:
+    async def _settle(
+        self, job: Job, outcome: Notification | StreamNotifierError, last: bool
+    ) -> None:
+        record = job.prepared.record
         if isinstance(outcome, StreamNotifierError):
             await self._dead_letter(record, outcome, attempts=0)
             return
@@ -280,7 +292,7 @@ class Service:
             self.stats.replayed += 1
             return
         if store is None or outcome.dedupe is None:
-            await self._publish(record, outcome, store)
+            await self._publish(job, outcome, store, last)
             return
         identity = outcome.dedupe.identity
         while (pending := self._sending.get(identity)) is not None:
@@ -291,7 +303,7 @@ class Service:
         sending: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sending[identity] = sending
         try:
-            await self._publish(record, outcome, store)
+            await self._publish(job, outcome, store, last)
         finally:
             del self._sending[identity]
             sending.set_result(None)
@@ -313,16 +325,21 @@ class Service:
         return True
 
     async def _publish(
-        self, record: RawRecord, notification: Notification, store: PartitionStore | None
+        self, job: Job, notification: Notification, store: PartitionStore | None, last: bool
     ) -> None:
+        record = job.prepared.record
         context = ErrorContext(record.topic, record.partition, record.offset, notification.route)
 
         async def remember(rows: int) -> None:
-            # Between the API's 200 and this write's ack lies the only window in which a
-            # crash can still repeat a notification; the request slot covers it.
             self.stats.delivered += 1
             self.stats.rows += rows
+            if last:
+                # Delivered in order: the key's next record may go while this one's ledger
+                # write is acknowledged (its offset still waits for that).
+                self._release(job)
             if store is not None:
+                # Between the API's 200 and this write's ack lies the only window in which
+                # a crash can still repeat a notification; the request slot covers it.
                 await self._remember(record, notification, store)
 
         try:
