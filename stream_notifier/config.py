@@ -26,6 +26,17 @@ DEFAULT_API_URL = "https://api.wacht.dev"
 DEFAULT_RATE_PER_S = 1000 / 60
 
 
+# librdkafka settings the delivery guarantees rest on; a pass-through value would break them.
+_OWNED_PROPERTIES = {
+    "enable.auto.offset.store": "offsets are stored only for finished records",
+    "enable.auto.commit": "stored offsets are committed on kafka.commit_interval",
+    "auto.commit.interval.ms": "use kafka.commit_interval",
+    "partition.assignment.strategy": "cooperative-sticky: rebalances move only what they must",
+    "group.id": "use kafka.group_id",
+    "bootstrap.servers": "use kafka.bootstrap_servers",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaSettings:
     bootstrap_servers: str
@@ -138,6 +149,9 @@ def _kafka(section: Section, env: Mapping[str, str]) -> KafkaSettings:
                 section.fail(f"topic pattern {topic!r} is not a valid regex: {exc}", "topics")
     properties = section.section("properties")
     pairs = tuple((str(k), _property(properties, str(k))) for k in properties.data)
+    for key, _ in pairs:
+        if key in _OWNED_PROPERTIES:
+            properties.fail(f"is set by stream_notifier: {_OWNED_PROPERTIES[key]}", key)
     properties.close()
     settings = KafkaSettings(
         bootstrap_servers=bootstrap,

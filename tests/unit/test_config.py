@@ -277,3 +277,23 @@ class TestApiTargetRepr:
         assert "env-secret-key" not in repr(config)
         assert "env-secret-key" not in repr(config.api)
         assert config.api.api_key == "env-secret-key"
+
+
+@pytest.mark.parametrize(
+    "key", ["enable.auto.offset.store", "partition.assignment.strategy", "group.id"]
+)
+def test_properties_the_guarantees_rest_on_cannot_be_passed_through(
+    tmp_path: Path, key: str
+) -> None:
+    (tmp_path / "routes.yaml").write_text(
+        "version: 1\nroutes:\n  - name: r\n    event: e\n    scope: {user_id: '1'}\n"
+        "    template: {title: t, body: b}\n"
+    )
+    document = {
+        "kafka": {"bootstrap_servers": "b:9092", "topics": ["t"], "properties": {key: "x"}},
+        "api": {"base_url": "http://api", "api_key": "k"},
+        "routes": "routes.yaml",
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(document, file="svc.yaml", base_dir=tmp_path, env={})
+    assert f"field 'kafka.properties.{key}'" in str(caught.value)
