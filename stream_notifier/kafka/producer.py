@@ -65,9 +65,6 @@ class AsyncProducer:
             raise ProduceError(f"could not queue the write to {topic}: {exc}") from None
         await future
 
-    async def flush(self, timeout_s: float = 30.0) -> int:
-        return int(await asyncio.to_thread(self._producer.flush, timeout_s))
-
     def close(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=5)

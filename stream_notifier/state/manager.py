@@ -57,7 +57,6 @@ class StateManager:
         self._stores: dict[TopicPartition, PartitionStore] = {}
         self._ensured: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
-        self.restores: list[RestoreReport] = []
 
     def changelog_topic(self, topic: str) -> str:
         return self.settings.changelog_topic.replace("{group}", self._group_id).replace(
@@ -82,7 +81,6 @@ class StateManager:
         if stale:
             self._spawn(self.write(tp, stale))
         report = RestoreReport(tp, len(store), time.monotonic() - started)
-        self.restores.append(report)
         log.info(
             "restored %s: %d live entries from %d changelog records in %.3fs",
             tp,
