@@ -4,7 +4,7 @@ topic, and read one partition back from the beginning to the end seen at assignm
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
@@ -79,27 +79,41 @@ _TRANSIENT = frozenset(
 )
 
 
-def read_partition(
-    client_config: Mapping[str, Any], topic: str, partition: int, attempts: int = 10
-) -> list[tuple[bytes, bytes | None]]:
-    """Every record from the beginning to the end offset observed now, in order.
+Batch = list[tuple[bytes, bytes | None]]
 
-    A leader election (a new changelog, a broker restart) is waited out, not fatal."""
+
+def read_partition(
+    client_config: Mapping[str, Any],
+    topic: str,
+    partition: int,
+    on_batch: Callable[[Batch], None],
+    attempts: int = 10,
+) -> int:
+    """Hand every record from the beginning to the end offset observed now, in order and in
+    batches, to `on_batch`; return how many there were. Batches are handed over as they
+    arrive, so the caller's work overlaps librdkafka's fetching of the next ones.
+
+    A leader election (a new changelog, a broker restart) is waited out, not fatal; after
+    one, reading starts over, announced to `on_batch` by an empty batch."""
     for attempt in range(1, attempts + 1):
         try:
-            return _read_partition(client_config, topic, partition)
+            return _read_partition(client_config, topic, partition, on_batch)
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
             code = error.code() if isinstance(error, KafkaError) else None
             if code not in _TRANSIENT or attempt == attempts:
                 raise
             time.sleep(min(0.2 * 2**attempt, 5.0))
+            on_batch([])  # an empty batch: start over
     raise AssertionError("unreachable")
 
 
 def _read_partition(
-    client_config: Mapping[str, Any], topic: str, partition: int
-) -> list[tuple[bytes, bytes | None]]:
+    client_config: Mapping[str, Any],
+    topic: str,
+    partition: int,
+    on_batch: Callable[[Batch], None],
+) -> int:
     consumer = Consumer(
         {
             **client_config,
@@ -115,11 +129,12 @@ def _read_partition(
             KafkaTopicPartition(topic, partition), timeout=30
         )
         if high <= low:
-            return []
+            return 0
         consumer.assign([KafkaTopicPartition(topic, partition, low)])
-        records: list[tuple[bytes, bytes | None]] = []
+        count = 0
         position = low
         while position < high:
+            batch: Batch = []
             for message in consumer.consume(num_messages=10000, timeout=1.0):
                 error = message.error()
                 if error is not None:
@@ -130,8 +145,11 @@ def _read_partition(
                 position = offset + 1
                 if offset < high and isinstance(key, bytes):
                     value = message.value()
-                    records.append((key, value if isinstance(value, bytes) else None))
-        return records
+                    batch.append((key, value if isinstance(value, bytes) else None))
+            if batch:
+                count += len(batch)
+                on_batch(batch)
+        return count
     finally:
         consumer.close()
 

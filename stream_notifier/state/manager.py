@@ -91,21 +91,11 @@ class StateManager:
         return report
 
     def _load(self, changelog: str, partition: int) -> tuple[PartitionStore, list[Change], int]:
-        records = read_partition(self._client_config, changelog, partition)
-        store = PartitionStore(self.settings.max_entries_per_partition)
-        now = self._clock_ms()
-        stale: list[Change] = []
-        unreadable = 0
-        for key, value in records:
-            try:
-                changelog_key, entry = decode_record(key, value)
-            except (ValueError, KeyError, UnicodeDecodeError, EOFError):
-                unreadable += 1  # a foreign or corrupt record: skip it, keep the rest
-                continue
-            stale += store.restore(entry, changelog_key, now)
-        if unreadable:
-            log.warning("%s: skipped %d unreadable changelog records", changelog, unreadable)
-        return store, stale, len(records)
+        loader = _Loader(self.settings.max_entries_per_partition, self._clock_ms())
+        records = read_partition(self._client_config, changelog, partition, loader.apply)
+        if loader.unreadable:
+            log.warning("%s: skipped %d unreadable changelog records", changelog, loader.unreadable)
+        return loader.store, loader.stale, records
 
     async def write(self, tp: TopicPartition, changes: list[Change]) -> None:
         """Produce the changes to tp's changelog partition; returns once the broker has them."""
@@ -166,3 +156,30 @@ class StateManager:
         if not task.cancelled() and task.exception() is not None:
             # A lost tombstone only delays compaction; the entry's own expiry still ends it.
             log.warning("changelog housekeeping write failed: %s", task.exception())
+
+
+class _Loader:
+    """Applies changelog batches to a fresh store as they are read; an empty batch means
+    the read starts over (after a leader election), so the store does too."""
+
+    def __init__(self, max_entries: int, now_ms: int) -> None:
+        self._max_entries = max_entries
+        self._now_ms = now_ms
+        self._reset()
+
+    def _reset(self) -> None:
+        self.store = PartitionStore(self._max_entries)
+        self.stale: list[Change] = []
+        self.unreadable = 0
+
+    def apply(self, batch: list[tuple[bytes, bytes | None]]) -> None:
+        if not batch:
+            self._reset()
+            return
+        for key, value in batch:
+            try:
+                changelog_key, entry = decode_record(key, value)
+            except (ValueError, KeyError, UnicodeDecodeError, EOFError):
+                self.unreadable += 1  # a foreign or corrupt record: skip it, keep the rest
+                continue
+            self.stale += self.store.restore(entry, changelog_key, self._now_ms)

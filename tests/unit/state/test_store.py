@@ -89,3 +89,15 @@ def test_an_unknown_format_version_is_refused() -> None:
     assert value is not None
     with pytest.raises(ValueError, match="format version"):
         decode_record(key, b"\x09" + value[1:])
+
+
+def test_the_restore_loader_applies_batches_and_starts_over_on_an_empty_one() -> None:
+    from stream_notifier.state.manager import _Loader
+
+    window = Entry("dedupe", "a", "route", 5_000, 0)
+    loader = _Loader(max_entries=10, now_ms=1_000)
+    loader.apply([encode_change((window.changelog_key, window)), (b"d:bad", b"\x01\xff")])
+    assert loader.store.window_open("a", now_ms=1_000)
+    assert loader.unreadable == 1
+    loader.apply([])  # the read starts over after a leader election
+    assert len(loader.store) == 0 and loader.unreadable == 0
