@@ -179,7 +179,8 @@ class _Loader:
         for key, value in batch:
             try:
                 changelog_key, entry = decode_record(key, value)
-            except (ValueError, KeyError, UnicodeDecodeError, EOFError):
+            # fastavro reports corrupt bytes with assorted exception types.
+            except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError, EOFError):
                 self.unreadable += 1  # a foreign or corrupt record: skip it, keep the rest
                 continue
             self.stale += self.store.restore(entry, changelog_key, self._now_ms)
