@@ -3,10 +3,14 @@
 Order of events for one record (the commit order, documented in one place):
   1. the consumer thread hands it over; its offset is registered as started;
   2. it is prepared (decode, route, render, validate) right away, on the loop;
-  3. it waits for its ordering key, then each notification is published (retrying what is
-     transient) or dead-lettered; a dead letter counts only once the broker acknowledged it;
-  4. only then is the offset marked finished; the tracker stores the contiguous prefix and
-     librdkafka commits stored offsets on its interval, on revoke and on shutdown.
+  3. it waits for its ordering key; a notification the ledger says was delivered, or one a
+     dedupe window suppresses, is not sent; the others are published (retrying what is
+     transient) or dead-lettered, a dead letter counting only once the broker acked it;
+  4. on the API's 200 the ordering key is handed on; the ledger entry (and dedupe window)
+     is written to the changelog while the request slot is still held;
+  5. only once those writes are acknowledged is the offset marked finished; the tracker
+     stores the contiguous prefix and librdkafka commits stored offsets on its interval,
+     on revoke and on shutdown; the commit releases the ledger entries below it.
 A record that no route matches is finished at step 2. A deployment fault (401/403) stops the
 service and never finishes the failing record, so no commit passes it.
 """
