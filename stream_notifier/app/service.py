@@ -59,6 +59,7 @@ class Job:
     key: Hashable | None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     released: bool = False  # its ordering key was handed on
+    finished: bool = False  # delivered, suppressed or dead-lettered: its offset may go
 
     @property
     def tp(self) -> TopicPartition:
@@ -221,15 +222,17 @@ class Service:
     def _launch(self, job: Job) -> None:
         self._running.setdefault(job.tp, set()).add(job)
         job.task = asyncio.get_running_loop().create_task(self._run_job(job))
+        # A callback, not a `finally`: a task cancelled before its first step (a partition
+        # lost in the same loop turn its records arrived) never runs its body at all.
+        job.task.add_done_callback(lambda _task: self._job_done(job))
 
     async def _run_job(self, job: Job) -> None:
-        finished = False
         try:
             prepared = await self._decodable(job.prepared)
             for index, outcome in enumerate(prepared.outcomes):
                 last = index == len(prepared.outcomes) - 1
                 await self._settle(job, outcome, last)
-            finished = True
+            job.finished = True
         except DeploymentError as error:
             log.critical(
                 "the notifications API refused our credentials (%s): stopping without "
@@ -249,13 +252,14 @@ class Service:
                 job.prepared.record.offset,
             )
             self.request_stop(EXIT_INTERNAL_FAULT)
-        finally:
-            self._running.get(job.tp, set()).discard(job)
-            self._count_in_flight(-1)
-            if finished:
-                self._finish(job.tp, job.prepared.record.offset)
-            self._release(job)
-            self._relieve_backpressure(job.tp)
+
+    def _job_done(self, job: Job) -> None:
+        self._running.get(job.tp, set()).discard(job)
+        self._count_in_flight(-1)
+        if job.finished:
+            self._finish(job.tp, job.prepared.record.offset)
+        self._release(job)
+        self._relieve_backpressure(job.tp)
 
     def _release(self, job: Job) -> None:
         """Hand the job's ordering key to the next record waiting for it."""
@@ -496,16 +500,24 @@ class Service:
         try:
             report = await self._state.restore(tp)
         except asyncio.CancelledError:
+            self._done_restoring(tp)
             raise
-        except Exception as error:  # the partition stays paused: never process unguarded
+        except Exception as error:
+            # It stays among the restoring partitions, so nothing resumes it: its records
+            # are never processed without their state. The service stops.
             log.critical("restoring state for %s failed: %s", tp, error)
             self.request_stop(EXIT_KAFKA_FAULT)
             return
-        finally:
-            self._restoring.pop(tp, None)
+        self._done_restoring(tp)
         self.stats.restored_entries += report.entries
         if tp in self._assigned:
             self._resume_unless_saturated(tp)
+
+    def _done_restoring(self, tp: TopicPartition) -> None:
+        # Only this task's own entry: after a quick revoke and reassign, a newer restore
+        # of the same partition may already be registered.
+        if self._restoring.get(tp) is asyncio.current_task():
+            del self._restoring[tp]
 
     def _resume_unless_saturated(self, tp: TopicPartition) -> None:
         if self._consumer is None:
@@ -513,6 +525,9 @@ class Service:
         if self._in_flight >= self.config.delivery.max_in_flight:
             self._paused.add(tp)
         else:
+            # Backpressure may have marked it while it restored: resumed now, it must not
+            # stay marked, or backpressure would never pause it again.
+            self._paused.discard(tp)
             self._consumer.resume([tp])
 
     def on_committed(self, offsets: dict[TopicPartition, int]) -> None:

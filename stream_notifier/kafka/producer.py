@@ -42,6 +42,18 @@ class AsyncProducer:
         headers: Headers = (),
         partition: int | None = None,
     ) -> None:
+        await self.produce(topic, key, value, headers, partition)
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers = (),
+        partition: int | None = None,
+    ) -> asyncio.Future[None]:
+        """Queue the write now (so writes keep the order of the calls); the future resolves
+        when the broker acknowledged it."""
         future: asyncio.Future[None] = self._loop.create_future()
 
         def report(error: KafkaError | None, _message: Message) -> None:
@@ -63,7 +75,7 @@ class AsyncProducer:
                 )
         except (BufferError, KafkaException) as exc:
             raise ProduceError(f"could not queue the write to {topic}: {exc}") from None
-        await future
+        return future
 
     def close(self) -> None:
         self._stopping.set()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stream_notifier.errors import ProduceError
 from stream_notifier.kafka.changelog import ensure_changelog, partition_count, read_partition
 from stream_notifier.kafka.producer import AsyncProducer
 from stream_notifier.records import TopicPartition
@@ -56,7 +57,7 @@ class StateManager:
         self._clock_ms = clock_ms
         self._stores: dict[TopicPartition, PartitionStore] = {}
         self._ensured: set[str] = set()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Future[Any]] = set()
 
     def changelog_topic(self, topic: str) -> str:
         return self.settings.changelog_topic.replace("{group}", self._group_id).replace(
@@ -79,7 +80,7 @@ class StateManager:
         store, stale, records = await asyncio.to_thread(self._load, changelog, tp.partition)
         self._stores[tp] = store
         if stale:
-            self._spawn(self.write(tp, stale))
+            self._write_soon(tp, stale)
         report = RestoreReport(tp, len(store), time.monotonic() - started)
         log.info(
             "restored %s: %d live entries from %d changelog records in %.3fs",
@@ -99,25 +100,36 @@ class StateManager:
 
     async def write(self, tp: TopicPartition, changes: list[Change]) -> None:
         """Produce the changes to tp's changelog partition; returns once the broker has them."""
-        if not changes:
+        futures = self._produce(tp, changes)
+        if len(futures) == 1:
+            await futures[0]
+        elif futures:
+            await asyncio.gather(*futures)
+
+    def _write_soon(self, tp: TopicPartition, changes: list[Change]) -> None:
+        """Housekeeping writes (tombstones): queued now, in order with every other write of
+        the partition, and only logged if they fail."""
+        try:
+            futures = self._produce(tp, changes)
+        except ProduceError as error:
+            log.warning("changelog housekeeping write failed: %s", error)
             return
+        if futures:
+            self._spawn(asyncio.gather(*futures))
+
+    def _produce(self, tp: TopicPartition, changes: list[Change]) -> list[asyncio.Future[None]]:
         topic = self.changelog_topic(tp.topic)
-        if len(changes) == 1:
-            await self._producer.send(topic, *encode_change(changes[0]), partition=tp.partition)
-            return
-        await asyncio.gather(
-            *(
-                self._producer.send(topic, *encode_change(change), partition=tp.partition)
-                for change in changes
-            )
-        )
+        return [
+            self._producer.produce(topic, *encode_change(change), partition=tp.partition)
+            for change in changes
+        ]
 
     def committed(self, offsets: Mapping[TopicPartition, int]) -> None:
         """The group committed these offsets: ledger entries below them are done."""
         for tp, offset in offsets.items():
             store = self._stores.get(tp)
             if store is not None:
-                self._spawn(self.write(tp, store.committed(offset)))
+                self._write_soon(tp, store.committed(offset))
 
     def drop(self, tp: TopicPartition) -> None:
         self._stores.pop(tp, None)
@@ -127,7 +139,7 @@ class StateManager:
             await asyncio.sleep(self.settings.expiry_sweep_s)
             now = self._clock_ms()
             for tp, store in list(self._stores.items()):
-                self._spawn(self.write(tp, store.expire(now)))
+                self._write_soon(tp, store.expire(now))
 
     @property
     def evicted(self) -> int:
@@ -146,12 +158,12 @@ class StateManager:
         )
         self._ensured.add(changelog)
 
-    def _spawn(self, coroutine: Any) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
+    def _spawn(self, pending: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(pending)
         self._background.add(task)
         task.add_done_callback(self._settled)
 
-    def _settled(self, task: asyncio.Task[None]) -> None:
+    def _settled(self, task: asyncio.Future[Any]) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             # A lost tombstone only delays compaction; the entry's own expiry still ends it.
