@@ -50,7 +50,7 @@ EXIT_DEPLOYMENT_FAULT = 3
 EXIT_KAFKA_FAULT = 4
 EXIT_INTERNAL_FAULT = 5
 _STORE_DELAY_S = 0.05
-_DEAD_LETTER_MAX_BACKOFF_S = 30.0
+_WRITE_MAX_BACKOFF_S = 30.0
 
 
 @dataclass(eq=False)
@@ -404,7 +404,7 @@ class Service:
             except StreamNotifierError as failure:
                 log.error("write to %s failed (%s); retrying in %.1fs", what, failure, backoff)
                 await self._sleep(backoff)
-                backoff = min(backoff * 2, _DEAD_LETTER_MAX_BACKOFF_S)
+                backoff = min(backoff * 2, _WRITE_MAX_BACKOFF_S)
 
     def _count_in_flight(self, delta: int) -> None:
         self._in_flight += delta

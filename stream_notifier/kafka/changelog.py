@@ -95,17 +95,16 @@ def read_partition(
 
     A leader election (a new changelog, a broker restart) is waited out, not fatal; after
     one, reading starts over, announced to `on_batch` by an empty batch."""
-    for attempt in range(1, attempts + 1):
+    for attempt in range(1, attempts):
         try:
             return _read_partition(client_config, topic, partition, on_batch)
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
-            code = error.code() if isinstance(error, KafkaError) else None
-            if code not in _TRANSIENT or attempt == attempts:
+            if not isinstance(error, KafkaError) or error.code() not in _TRANSIENT:
                 raise
             time.sleep(min(0.2 * 2**attempt, 5.0))
             on_batch([])  # an empty batch: start over
-    raise AssertionError("unreachable")
+    return _read_partition(client_config, topic, partition, on_batch)  # the last try
 
 
 def _read_partition(

@@ -150,6 +150,21 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int = 1) -> li
         consumer.close()
 
 
+def event_ids(requests: list[dict[str, Any]]) -> list[str]:
+    """The CloudEvent id behind each notification the sink received, in its order."""
+    return [r["body"]["metadata"]["event_id"] for r in requests]
+
+
+def wait_committed(
+    bootstrap: str, group: str, topic: str, offsets: list[int | None], timeout: float = 60
+) -> None:
+    wait_until(
+        lambda: committed(bootstrap, group, topic, len(offsets)) == offsets,
+        timeout,
+        f"offsets {offsets} committed",
+    )
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

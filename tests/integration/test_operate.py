@@ -14,6 +14,7 @@ from tests.integration.harness import (
     committed,
     example_event,
     produce_events,
+    wait_committed,
     wait_until,
     write_config,
 )
@@ -39,11 +40,7 @@ def test_redrive_puts_matching_dead_letters_back_once(
             kafka_bootstrap, topic, [(b"a", example_event("invite-accepted")), (b"b", b"{broken")]
         )
         with ServiceProcess(config) as service:
-            wait_until(
-                lambda: committed(kafka_bootstrap, group, topic) == [2],
-                60,
-                "both records dead-lettered",
-            )
+            wait_committed(kafka_bootstrap, group, topic, [2])  # both dead-lettered
             client.clear_faults()
             dlq = f"{topic}.dlq"
             args = [
@@ -81,7 +78,7 @@ def test_replay_moves_a_stopped_group_back_and_the_events_are_delivered_again(
         produce_events(kafka_bootstrap, topic, [(n.encode(), example_event(n)) for n in names])
         with ServiceProcess(config) as first:
             client.wait_for(3, timeout=60)
-            wait_until(lambda: committed(kafka_bootstrap, group, topic) == [3], 30, "commit")
+            wait_committed(kafka_bootstrap, group, topic, [3])
             # The committed offset passing the records releases their ledger entries.
             assert first.terminate() == 0, first.logs()
         assert main(["replay", "--config", str(config), "--topic", topic, "--to-offset", "1"]) == 0

@@ -16,6 +16,7 @@ from tests.integration.harness import (
     example_event,
     headers_of,
     produce_events,
+    wait_committed,
     wait_until,
     write_config,
 )
@@ -35,13 +36,15 @@ def test_example_events_arrive_with_exactly_the_expected_bodies(
             tmp_path, bootstrap=kafka_bootstrap, topics=[topic], sink_url=sink.base_url
         )
         # Both CloudEvents modes: structured for the first two, binary for the last.
-        produce_events(kafka_bootstrap, topic, [(b"a", example_event(EXAMPLES[0])),
-                                                (b"b", example_event(EXAMPLES[1]))])
+        produce_events(
+            kafka_bootstrap,
+            topic,
+            [(b"a", example_event(EXAMPLES[0])), (b"b", example_event(EXAMPLES[1]))],
+        )
         produce_events(kafka_bootstrap, topic, [(b"c", example_event(EXAMPLES[2]))], mode="binary")
         with ServiceProcess(config) as service:
             received = sink.client().wait_for(3, timeout=60)
-            wait_until(lambda: committed(kafka_bootstrap, group, topic) == [3], 30,
-                       "offset 3 committed")
+            wait_committed(kafka_bootstrap, group, topic, [3])
             assert service.terminate() == 0, service.logs()
     bodies = {r["body"]["metadata"]["event_id"]: r["body"] for r in received}
     assert len(received) == 3
@@ -74,18 +77,21 @@ def test_bad_input_and_permanent_failures_are_dead_lettered_and_later_records_fl
         config, group = write_config(
             tmp_path, bootstrap=kafka_bootstrap, topics=[topic], sink_url=sink.base_url
         )
-        produce_events(kafka_bootstrap, topic, [
-            (b"k1", b"{not json"),
-            (b"k2", example_event("unknown-type")),
-            (b"k3", example_event("missing-variable")),
-            (b"k4", _invalid_scope_event()),
-            (b"k5", _rejected_event()),
-            (b"k6", example_event("invite-accepted")),
-        ])
+        produce_events(
+            kafka_bootstrap,
+            topic,
+            [
+                (b"k1", b"{not json"),
+                (b"k2", example_event("unknown-type")),
+                (b"k3", example_event("missing-variable")),
+                (b"k4", _invalid_scope_event()),
+                (b"k5", _rejected_event()),
+                (b"k6", example_event("invite-accepted")),
+            ],
+        )
         with ServiceProcess(config, "--strict-routes") as service:
             delivered = sink.client().wait_for(1, timeout=60)
-            wait_until(lambda: committed(kafka_bootstrap, group, topic) == [6], 30,
-                       "every record settled and committed")
+            wait_committed(kafka_bootstrap, group, topic, [6])
             assert service.terminate() == 0, service.logs()
     assert [r["body"]["metadata"]["event_id"] for r in delivered] == ["evt_01HZX4W2B6N8C4F7"]
 
@@ -97,9 +103,13 @@ def test_bad_input_and_permanent_failures_are_dead_lettered_and_later_records_fl
         assert headers["__connect.errors.partition"] == "0"
         stages[int(headers["__connect.errors.offset"])] = (headers, letter)
     assert sorted(stages) == [0, 1, 2, 3, 4]
-    expected = {0: ("decode", "DecodeError"), 1: ("route", "RoutingError"),
-                2: ("render", "RenderError"), 3: ("validate", "ValidationError"),
-                4: ("publish", "PermanentPublishError")}
+    expected = {
+        0: ("decode", "DecodeError"),
+        1: ("route", "RoutingError"),
+        2: ("render", "RenderError"),
+        3: ("validate", "ValidationError"),
+        4: ("publish", "PermanentPublishError"),
+    }
     for offset, (stage, error_class) in expected.items():
         headers, letter = stages[offset]
         assert headers["__connect.errors.stage"] == stage
@@ -121,14 +131,26 @@ def test_nothing_is_committed_before_delivery_and_a_killed_service_delivers_afte
         client = sink.client()
         client.set_faults(status=503)
         config, group = write_config(
-            tmp_path, bootstrap=kafka_bootstrap, topics=[topic], sink_url=sink.base_url,
-            delivery={"retry": {"max_attempts": 1000, "initial_backoff": "50ms",
-                                "max_backoff": "100ms", "max_elapsed": "10m"}},
+            tmp_path,
+            bootstrap=kafka_bootstrap,
+            topics=[topic],
+            sink_url=sink.base_url,
+            delivery={
+                "retry": {
+                    "max_attempts": 1000,
+                    "initial_backoff": "50ms",
+                    "max_backoff": "100ms",
+                    "max_elapsed": "10m",
+                }
+            },
         )
         produce_events(kafka_bootstrap, topic, [(b"k", example_event("invite-accepted"))])
         with ServiceProcess(config) as first:
-            wait_until(lambda: client.stats()["by_status"].get("503", 0) >= 5, 60,
-                       "several failed attempts")
+            wait_until(
+                lambda: client.stats()["by_status"].get("503", 0) >= 5,
+                60,
+                "several failed attempts",
+            )
             assert committed(kafka_bootstrap, group, topic) == [None]
             first.kill()
         assert committed(kafka_bootstrap, group, topic) == [None]
@@ -137,8 +159,7 @@ def test_nothing_is_committed_before_delivery_and_a_killed_service_delivers_afte
         client.clear_faults()
         with ServiceProcess(config) as second:
             delivered = client.wait_for(1, timeout=60)
-            wait_until(lambda: committed(kafka_bootstrap, group, topic) == [1], 30,
-                       "offset committed after delivery")
+            wait_committed(kafka_bootstrap, group, topic, [1])
             assert second.terminate() == 0, second.logs()
     assert delivered[0]["body"]["metadata"]["event_id"] == "evt_01HZX4W2B6N8C4F7"
 
@@ -149,7 +170,10 @@ def test_rejected_credentials_stop_the_service_without_committing_past_the_recor
     topic = new_topic(partitions=1)
     with run_sink_in_thread(api_key="the-right-key") as sink:
         config, group = write_config(
-            tmp_path, bootstrap=kafka_bootstrap, topics=[topic], sink_url=sink.base_url,
+            tmp_path,
+            bootstrap=kafka_bootstrap,
+            topics=[topic],
+            sink_url=sink.base_url,
             api_key="a-revoked-key",
         )
         produce_events(kafka_bootstrap, topic, [(b"k", example_event(n)) for n in EXAMPLES])
@@ -172,14 +196,26 @@ def test_shutdown_is_prompt_while_a_record_waits_for_its_retry(
         client = sink.client()
         client.set_faults(status=500)
         config, group = write_config(
-            tmp_path, bootstrap=kafka_bootstrap, topics=[topic], sink_url=sink.base_url,
-            delivery={"retry": {"max_attempts": 10, "initial_backoff": "30s",
-                                "max_backoff": "60s", "max_elapsed": "10m"}},
+            tmp_path,
+            bootstrap=kafka_bootstrap,
+            topics=[topic],
+            sink_url=sink.base_url,
+            delivery={
+                "retry": {
+                    "max_attempts": 10,
+                    "initial_backoff": "30s",
+                    "max_backoff": "60s",
+                    "max_elapsed": "10m",
+                }
+            },
         )
         produce_events(kafka_bootstrap, topic, [(b"k", example_event("invite-accepted"))])
         with ServiceProcess(config) as service:
-            wait_until(lambda: client.stats()["by_status"].get("500", 0) >= 1, 60,
-                       "the first failed attempt")
+            wait_until(
+                lambda: client.stats()["by_status"].get("500", 0) >= 1,
+                60,
+                "the first failed attempt",
+            )
             code = service.terminate(timeout=20)
             assert code == 0, service.logs()
         assert committed(kafka_bootstrap, group, topic) == [None]

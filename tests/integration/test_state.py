@@ -16,8 +16,10 @@ from tests.conftest import NewTopicFactory
 from tests.integration.harness import (
     ServiceProcess,
     committed,
+    event_ids,
     example_event,
     produce_events,
+    wait_committed,
     wait_until,
     write_config,
 )
@@ -31,16 +33,6 @@ def _disabled(event_id: str, endpoint: str = "ep_987") -> dict[str, Any]:
     event["id"] = event_id
     event["data"]["endpoint_id"] = endpoint
     return event
-
-
-def _ids(requests: list[dict[str, Any]]) -> list[str]:
-    return [r["body"]["metadata"]["event_id"] for r in requests]
-
-
-def _settled(bootstrap: str, group: str, topic: str, count: int) -> None:
-    wait_until(
-        lambda: committed(bootstrap, group, topic) == [count], 60, f"offset {count} committed"
-    )
 
 
 def test_repeats_inside_the_window_are_suppressed_and_delivered_again_after_it(
@@ -60,16 +52,16 @@ def test_repeats_inside_the_window_are_suppressed_and_delivered_again_after_it(
             produce_events(
                 kafka_bootstrap, topic, [(b"ep", _disabled(f"evt_{i}")) for i in range(5)]
             )
-            _settled(kafka_bootstrap, group, topic, 5)
-            assert _ids(client.requests()) == ["evt_0"]
+            wait_committed(kafka_bootstrap, group, topic, [5])
+            assert event_ids(client.requests()) == ["evt_0"]
             # Another endpoint is another identity: not suppressed.
             produce_events(kafka_bootstrap, topic, [(b"ep", _disabled("evt_other", "ep_1"))])
-            _settled(kafka_bootstrap, group, topic, 6)
+            wait_committed(kafka_bootstrap, group, topic, [6])
             time.sleep(4.5)
             produce_events(kafka_bootstrap, topic, [(b"ep", _disabled("evt_after"))])
-            _settled(kafka_bootstrap, group, topic, 7)
+            wait_committed(kafka_bootstrap, group, topic, [7])
             assert service.terminate() == 0, service.logs()
-        assert _ids(client.requests()) == ["evt_0", "evt_other", "evt_after"]
+        assert event_ids(client.requests()) == ["evt_0", "evt_other", "evt_after"]
         assert "suppressed=4" in service.logs()
 
 
@@ -93,9 +85,9 @@ def test_a_failed_delivery_opens_no_window(
             [(b"ep", _disabled("evt_rejected")), (b"ep", _disabled("evt_next"))],
         )
         with ServiceProcess(config) as service:
-            _settled(kafka_bootstrap, group, topic, 2)
+            wait_committed(kafka_bootstrap, group, topic, [2])
             assert service.terminate() == 0, service.logs()
-        assert _ids(client.requests()) == ["evt_next"]
+        assert event_ids(client.requests()) == ["evt_next"]
         assert len(consume_all(kafka_bootstrap, f"{topic}.dlq")) == 1
 
 
@@ -115,16 +107,16 @@ def test_the_window_survives_a_restart(
         )
         produce_events(kafka_bootstrap, topic, [(b"ep", _disabled("evt_first"))])
         with ServiceProcess(config) as first:
-            _settled(kafka_bootstrap, group, topic, 1)
+            wait_committed(kafka_bootstrap, group, topic, [1])
             if stop == "sigkill":
                 first.kill()
             else:
                 assert first.terminate() == 0, first.logs()
         produce_events(kafka_bootstrap, topic, [(b"ep", _disabled("evt_repeat"))])
         with ServiceProcess(config) as second:
-            _settled(kafka_bootstrap, group, topic, 2)
+            wait_committed(kafka_bootstrap, group, topic, [2])
             assert second.terminate() == 0, second.logs()
-        assert _ids(client.requests()) == ["evt_first"]
+        assert event_ids(client.requests()) == ["evt_first"]
         assert "suppressed=1" in second.logs()
 
 
@@ -176,7 +168,7 @@ def test_a_partition_moving_to_another_member_keeps_its_window(
                 "all four records settled",
             )
             assert second.terminate() == 0, second.logs()
-        assert sorted(_ids(client.requests())) == ["evt_p0", "evt_p1"]
+        assert sorted(event_ids(client.requests())) == ["evt_p0", "evt_p1"]
 
 
 def _owns_one(logs: str) -> bool:
@@ -214,12 +206,14 @@ def test_after_sigkill_the_ledger_keeps_replayed_records_from_being_sent_again(
         delivered_before = len(client.requests())
         with ServiceProcess(config) as second:
             wait_until(
-                lambda: len(set(_ids(client.requests()))) >= total, 120, "every event delivered"
+                lambda: len(set(event_ids(client.requests()))) >= total,
+                120,
+                "every event delivered",
             )
             assert second.terminate() == 0, second.logs()
-        ids = _ids(client.requests())
+        ids = event_ids(client.requests())
     duplicates = len(ids) - len(set(ids))
-    assert set(ids) == {e for e in _all_ids(kafka_bootstrap, topic)}
+    assert set(ids) == {e for e in _allevent_ids(kafka_bootstrap, topic)}
     assert "replayed=" in second.logs()
     replayed = int(second.logs().split("replayed=")[-1].split()[0])
     # Far more than the in-flight requests were uncommitted at the kill, and the ledger
@@ -228,7 +222,7 @@ def test_after_sigkill_the_ledger_keeps_replayed_records_from_being_sent_again(
     assert duplicates <= 4
 
 
-def _all_ids(bootstrap: str, topic: str) -> list[str]:
+def _allevent_ids(bootstrap: str, topic: str) -> list[str]:
     import orjson
 
     return [orjson.loads(m.value() or b"{}")["id"] for m in consume_all(bootstrap, topic)]
@@ -257,7 +251,7 @@ def test_the_changelog_compacts_to_its_live_keys(
         events = [(b"ep", _disabled(f"evt_{i}", f"ep_{i % 10}")) for i in range(300)]
         with ServiceProcess(config) as service:
             produce_events(kafka_bootstrap, topic, events)
-            _settled(kafka_bootstrap, group, topic, 300)
+            wait_committed(kafka_bootstrap, group, topic, [300])
             time.sleep(3)  # every window expires and is tombstoned
             assert service.terminate() == 0, service.logs()
     changelog = f"{group}.{topic}.changelog"
